@@ -183,6 +183,10 @@ EMAIL_RETRY_AFTER_SECONDS = env.int("EMAIL_RETRY_AFTER_SECONDS", default=60)
 # long each time, from EMAIL_RETRY_AFTER_SECONDS, up to this: a long pause does
 # not keep the workers on every row (or the sweeper on every message) each minute.
 BATCH_DEFER_MAX_SECONDS = env.float("BATCH_DEFER_MAX_SECONDS", default=1800.0)
+# An email account's breaker closing by itself (a probe went through) wakes
+# the sends waiting for a paused account at most once this long per account:
+# a flapping breaker does not enqueue every waiting send at each close.
+EMAIL_WAKE_INTERVAL_SECONDS = env.int("EMAIL_WAKE_INTERVAL_SECONDS", default=300)
 EMAIL_STUCK_SENDING_MINUTES = env.int("EMAIL_STUCK_SENDING_MINUTES", default=10)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
 

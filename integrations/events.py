@@ -6,7 +6,9 @@ caused it committed. After commit each delivery is its own django-q2 task; a
 sweeper re-enqueues deliveries the broker dropped or that are due for a retry.
 
 Subscribers are named in settings ``SWITCHYARD_EVENT_SUBSCRIBERS``
-(``{event name | "prefix.*" | "*": [dotted paths]}``) and take the Event. A
+(``{event name | "name@kind" | "prefix.*" | "*": [dotted paths]}``) and take
+the Event; ``name@kind`` only for an event emitted about an account of that
+kind (``event_emit(kind=)``), so other kinds' events write no row for it. A
 subscriber runs in the transaction that marks its delivery done, so its own
 database writes happen exactly once; anything else it does must be idempotent,
 because a worker can die between the call and the commit.
@@ -55,11 +57,12 @@ _rows = LeasedRows(
 )
 
 
-def subscribers_for(name: str) -> list[str]:
-    """Dotted paths subscribed to ``name``: exact, ``prefix.*`` and ``*``."""
+def subscribers_for(name: str, kind: str = "") -> list[str]:
+    """Dotted paths subscribed to ``name``: exact, ``name@kind`` for an
+    event about an account of ``kind``, ``prefix.*`` and ``*``."""
     table: dict[str, list[str]] = settings.SWITCHYARD_EVENT_SUBSCRIBERS
     prefixes = sorted(k for k in table if k.endswith(".*") and name.startswith(k[:-1]))
-    keys = [name, *prefixes, "*"]
+    keys = [name, *([f"{name}@{kind}"] if kind else []), *prefixes, "*"]
     found = [path for key in keys for path in table.get(key, [])]
     return list(dict.fromkeys(found))
 
@@ -81,12 +84,16 @@ def event_emit(
     subject: str = "",
     defer: bool = False,
     account: ProviderAccount | None = None,
+    kind: str = "",
 ) -> Event:
     """Record a domain event; call it inside the transaction that made the
     change. Delivery starts only after that transaction commits.
 
     ``account``: the provider account the subject belongs to, if any (pass
     the loaded one: no query is made); the payload gets its ``livemode``.
+
+    ``kind``: the kind of the provider account the event is about, for the
+    subscribers of ``name@kind`` (``subscribers_for``).
 
     ``defer``: inside an ``integrations.commits`` group the rows may wait for
     the group's commit (``integrations.group_sql``); the returned Event has
@@ -113,7 +120,7 @@ def event_emit(
 
         # One statement for the event and all its deliveries on PostgreSQL:
         # through the ORM they cost the caller two round trips and ~2k calls.
-        event_rows_insert(event, subscribers_for(name), enqueue, later=defer)
+        event_rows_insert(event, subscribers_for(name, kind), enqueue, later=defer)
     return event
 
 

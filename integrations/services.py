@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from integrations import crypto
+from integrations.events import event_emit
 from integrations.models import ProviderAccount
 
 logger = logging.getLogger(__name__)
@@ -43,11 +44,25 @@ def provider_account_get_or_create(
         account.set_credentials(credentials)
         account.full_clean()
         account.save()
+        if account.enabled:
+            provider_account_enabled_announce(account=account)
     logger.info(
         "provider account created",
         extra={"account": slug, "kind": kind, "provider": provider},
     )
     return account, True
+
+
+def provider_account_enabled_announce(*, account: ProviderAccount) -> None:
+    """Tell subscribers ``account`` is enabled (added so, or enabled again),
+    in the caller's transaction: work waiting for a usable account of its
+    kind may resume (emails waiting for a paused account)."""
+    event_emit(
+        name="integrations.account_enabled",
+        payload={"account": account.slug, "kind": account.kind},
+        subject=account.slug,
+        kind=account.kind,
+    )
 
 
 def provider_account_rotate_credentials() -> int:

@@ -1,9 +1,9 @@
 """Outbox subscribers that send the shop's transactional mail: the order
 confirmation on ``payment.captured``, shipping notices on
 ``shipment.label_created`` and ``shipment.delivered``; and the single sends
-waiting for a paused account tried at once when staff make an email account
-usable again (``integrations.breaker_mode_changed``,
-``integrations.account_enabled``).
+and bulk rows waiting for a paused account tried at once when an email
+account is usable again (``integrations.breaker_mode_changed``,
+``integrations.breaker_closed``, ``integrations.account_enabled``).
 
 Delivery is at least once, so each message's idempotency key is made from
 the event: a redelivered event finds its message and sends nothing more.
@@ -21,9 +21,14 @@ from notifications.services import (
     email_message_create,
     email_message_store_failed,
     email_waiting_wake,
+    email_wake_allowed,
+    email_wake_allowed_again,
 )
 
 logger = logging.getLogger(__name__)
+
+# The breaker closing by itself (a probe went through): rate-limited.
+BREAKER_CLOSED = "integrations.breaker_closed"
 
 SHIPPING_TEMPLATES = {
     "shipment.label_created": "shipping_notice",
@@ -143,14 +148,28 @@ def _order_email(order_id: str) -> str:
 
 def email_wake(event: Event) -> None:
     """An email account's breaker set back (automatic or forced closed) or
-    the account enabled: the single sends waiting for a paused account are
-    tried now, not when their backoff ends. Only for an enabled email
-    account whose breaker lets calls through; run twice, it wakes nothing
-    more (the woken are due, or already sent)."""
+    closed by itself after a probe, the account enabled or added enabled:
+    the single sends and bulk rows waiting for a paused account are tried
+    now, not when their backoff ends. Only for an enabled email account
+    whose breaker lets calls through; its breaker's own close at most once
+    per EMAIL_WAKE_INTERVAL_SECONDS (staff's actions always). Run twice, it
+    wakes nothing more (the woken are due, or already sent)."""
     if event.payload.get("breaker_state") == "open":
         return
     usable = ProviderAccount.objects.filter(
         slug=event.subject, kind=Kind.EMAIL, enabled=True
     ).exclude(breaker_mode=BreakerMode.FORCED_OPEN)
-    if usable.exists():
+    if not usable.exists():
+        return
+    closed = event.name == BREAKER_CLOSED
+    if closed and not email_wake_allowed(event.subject):
+        logger.info("email wake skipped: woken lately", extra={"event_id": event.pk})
+        return
+    try:
         email_waiting_wake()
+    except Exception:
+        if closed:
+            # Rolled back, nothing woken: the delivery's retry must not be
+            # skipped as woken lately.
+            email_wake_allowed_again(event.subject)
+        raise

@@ -6,7 +6,6 @@ from django.utils import timezone
 from integrations import registry
 from integrations.breaker import BreakerSnapshot, breaker_for
 from integrations.crypto import CredentialsDecryptError
-from integrations.events import event_emit
 from integrations.forms import (
     SETTING_PREFIX,
     ProviderAccountForm,
@@ -15,6 +14,7 @@ from integrations.forms import (
 from integrations.limits import BREAKER
 from integrations.models import ProviderAccount
 from integrations.selectors import breaker_snapshot
+from integrations.services import provider_account_enabled_announce
 
 LIMITS_NOTE = "Per-account limits; empty fields use the default shown in them."
 
@@ -175,13 +175,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 previous=form.initial.get("breaker_mode"),
                 actor=request.user.get_username(),
             )
-        if "enabled" in form.changed_data and obj.enabled:
-            # Subscribers may resume work that waited for it (single emails).
-            event_emit(
-                name="integrations.account_enabled",
-                payload={"account": obj.slug, "kind": obj.kind},
-                subject=obj.slug,
-            )
+        if obj.enabled and (not change or "enabled" in form.changed_data):
+            # Subscribers may resume work that waited for one (emails).
+            provider_account_enabled_announce(account=obj)
 
     def get_fieldsets(self, request: HttpRequest, obj: ProviderAccount | None = None):
         if obj is not None and obj.internal_owner:

@@ -37,6 +37,7 @@ from integrations.batch.services import (
     batch_job_start,
     batch_jobs_sweep,
     batch_rows_add,
+    batch_rows_wake,
 )
 from integrations.batch.work import WorkResult, WorkState, batch_job_work
 
@@ -58,6 +59,7 @@ __all__ = [
     "batch_job_work",
     "batch_jobs_sweep",
     "batch_rows_add",
+    "batch_rows_wake",
     "defer_seconds",
     "local_moment",
     "next_try_when",

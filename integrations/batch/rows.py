@@ -19,7 +19,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.client.classify import retry_after_ceiling
@@ -244,8 +244,13 @@ def claim_chunk(
         ids = list(candidates[:size])
         if not ids:
             return []
+        # No next try while leased: one set meanwhile marks a wake-up
+        # (``batch_rows_wake``), which ``defer`` then honours.
         model.objects.filter(pk__in=ids, status=BatchRowStatus.PENDING).update(
-            status=BatchRowStatus.RUNNING, claimed_at=now, attempts=F("attempts") + 1
+            status=BatchRowStatus.RUNNING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            next_attempt_at=None,
         )
     # The ids were locked (or the database serialised): all of them are ours.
     return list(
@@ -274,8 +279,12 @@ def release(model: type[BatchRow], rows: Sequence[BatchRow]) -> int:
 def defer(model: type[BatchRow], row: BatchRow, reason: str, wait: float) -> int:
     """Hand a leased row back to wait on its own: pending, its attempt given
     back, due after ``defer_seconds(wait, row.defers)`` by the database's
-    clock (which every worker's due_rows reads), ``reason`` kept for staff."""
-    seconds = defer_seconds(wait, row.defers)
+    clock (which every worker's due_rows reads), ``reason`` kept for staff;
+    due now if a wake-up marked it while it was leased (``batch_rows_wake``:
+    what it waited for came back during this try)."""
+    now = database_now()
+    later = now + timedelta(seconds=defer_seconds(wait, row.defers))
+    woken = When(next_attempt_at__isnull=False, then=Value(now))
     return model.objects.filter(
         pk=row.pk, status=BatchRowStatus.RUNNING, claimed_at=row.claimed_at
     ).update(
@@ -283,7 +292,7 @@ def defer(model: type[BatchRow], row: BatchRow, reason: str, wait: float) -> int
         claimed_at=None,
         attempts=F("attempts") - 1,
         defers=F("defers") + 1,
-        next_attempt_at=database_now() + timedelta(seconds=seconds),
+        next_attempt_at=Case(woken, default=Value(later)),
         last_error=reason[:2000],
     )
 

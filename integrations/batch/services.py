@@ -27,7 +27,13 @@ from integrations.batch import state
 from integrations.batch.rows import due_rows, leases_for
 from integrations.batch.work import WorkResult, WorkState, batch_job_work
 from integrations.clock import database_now
-from integrations.models import BatchItem, BatchJob, BatchJobStatus, BatchRow
+from integrations.models import (
+    BatchItem,
+    BatchJob,
+    BatchJobStatus,
+    BatchRow,
+    BatchRowStatus,
+)
 from integrations.task_batcher import enqueue_failed, shared_broker
 
 logger = logging.getLogger(__name__)
@@ -132,6 +138,37 @@ def batch_job_run(*, job_id: int) -> WorkResult:
     elif result.state == WorkState.WAITING and result.wait is not None:
         _enqueue_later(job_id, result.wait)
     return result
+
+
+def batch_rows_wake(*, rows: QuerySet) -> int:
+    """Make the rows of ``rows`` that wait on their own (``Defer``: pending,
+    due later) due now, and enqueue their running, uncancelled jobs on
+    commit: what they waited for is back; rows leased now are marked, so
+    one deferred after this is due at once. How many rows were woken. A job
+    whose enqueue is lost is swept (it has rows due)."""
+    now = database_now()
+    running = BatchJob.objects.filter(
+        status=BatchJobStatus.RUNNING,
+        cancel_requested=False,
+        row_model=rows.model._meta.label,
+    )
+    # By job first: the rows' due index (job, status, next try), not a
+    # scan of every row of every send ever made.
+    rows = rows.filter(job_id__in=list(running.values_list("pk", flat=True)))
+    # Rows a worker holds now: marked first (their claim cleared their next
+    # try), so one that meets the pause before this wake-up and defers
+    # after it is due at once (``rows.defer``), not after a fresh wait.
+    rows.filter(status=BatchRowStatus.RUNNING).update(next_attempt_at=now)
+    waiting = rows.filter(
+        status=BatchRowStatus.PENDING,
+        defers__gt=0,
+        next_attempt_at__gt=now,
+    )
+    job_ids = sorted(set(waiting.values_list("job_id", flat=True)))
+    woken = waiting.filter(job_id__in=job_ids).update(next_attempt_at=now)
+    for job_id in job_ids:
+        transaction.on_commit(partial(_enqueue, job_id, correlation.get() or ""))
+    return woken
 
 
 def _enqueue(job_id: int, correlation_id: str = "") -> None:

@@ -486,7 +486,10 @@ def _publish(
     metrics.set_breaker_state(account.slug, state.value)
     try:
         event_emit(
-            name=f"integrations.breaker_{event}", payload=payload, subject=account.slug
+            name=f"integrations.breaker_{event}",
+            payload=payload,
+            subject=account.slug,
+            kind=account.kind,
         )
     except DatabaseError:
         # The transition already holds in the cache and is logged; a caller's

@@ -11,7 +11,6 @@ from notifications.services.sending import (
     email_message_enqueue,
     email_messages_sweep,
     email_outbound,
-    email_waiting_wake,
 )
 from notifications.services.suppressions import (
     suppression_active,
@@ -20,6 +19,11 @@ from notifications.services.suppressions import (
     suppression_remove,
 )
 from notifications.services.unrendered import email_message_store_failed
+from notifications.services.waking import (
+    email_waiting_wake,
+    email_wake_allowed,
+    email_wake_allowed_again,
+)
 
 __all__ = [
     "EmailInvalid",
@@ -35,6 +39,8 @@ __all__ = [
     "email_messages_sweep",
     "email_outbound",
     "email_waiting_wake",
+    "email_wake_allowed",
+    "email_wake_allowed_again",
     "suppression_active",
     "suppression_add",
     "suppression_blocks",

@@ -77,8 +77,6 @@ from notifications.unsubscribe import unsubscribe_headers, unsubscribe_url
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "notifications.tasks.deliver_email"
-# Woken sends enqueued at once, as many as one sweep enqueues.
-WAKE_ENQUEUED = 1000
 
 
 def email_message_create(
@@ -315,7 +313,11 @@ def email_message_claim(
         message.status = EmailStatus.SENDING
         message.sending_at = timezone.now()
         message.attempts += 1
-        message.save(update_fields=["status", "sending_at", "attempts", "updated_at"])
+        # Its next try is this one; set again while it is sending, it marks
+        # a wake-up during the send (``waking.email_waiting_wake``).
+        message.retry_at = None
+        fields = ["status", "sending_at", "attempts", "retry_at", "updated_at"]
+        message.save(update_fields=fields)
     return message
 
 
@@ -458,6 +460,12 @@ def _next_try(
     if give_up:
         return
     if not asked and message.bulk_send_id is None:
+        if _woken_while_sending(message):
+            # An account is usable again since this try met the pause: tried
+            # again now, not after a fresh wait (the wake-up found it sending).
+            message.retry_at = database_now()
+            transaction.on_commit(partial(_enqueue, message.pk))
+            return
         # A bulk send's message waits with its row (the row's next try).
         base = float(settings.EMAIL_RETRY_AFTER_SECONDS)
         wait = defer_seconds(base, message.defers)
@@ -466,34 +474,16 @@ def _next_try(
         message.retry_at = database_now() + timedelta(seconds=wait)
 
 
-def email_waiting_wake() -> int:
-    """Make the single sends waiting for a paused account (``defers``: no
-    account that could send them was asked) due now, and enqueue them on
-    commit (the first WAKE_ENQUEUED; the sweep takes the rest): an email
-    account became usable again, so none waits out its backoff (up to
-    BATCH_DEFER_MAX_SECONDS). How many were woken. A wait a provider asked
-    for (Retry-After) is kept. Sent once whoever enqueues it: each send
-    claims its message first (``email_message_claim``)."""
-    now, stamp = database_now(), timezone.now()
-    waiting = EmailMessage.objects.filter(
-        status=EmailStatus.QUEUED, bulk_send__isnull=True, defers__gt=0
+def _woken_while_sending(message: EmailMessage) -> bool:
+    """Whether a wake-up marked ``message`` while it was sending (its row
+    locked: a wake-up now waits for this try's wait, then finds it queued)."""
+    found = (
+        EmailMessage.objects.select_for_update()
+        .filter(pk=message.pk, status=EmailStatus.SENDING)
+        .values_list("retry_at", flat=True)
+        .first()
     )
-    woken = waiting.filter(retry_at__gt=now).update(retry_at=now, updated_at=stamp)
-    # With them, any already due the sweep has not enqueued lately. Each is
-    # stamped: a second wake-up (or the sweep) before its task runs leaves
-    # it alone, not a second task sending it again past the wait the first
-    # try set.
-    stale = stamp - timedelta(seconds=settings.EMAIL_RETRY_AFTER_SECONDS)
-    due = waiting.filter(retry_at__lte=now).filter(
-        Q(retry_at=now) | Q(updated_at__lt=stale)
-    )
-    pks = list(due.order_by("pk").values_list("pk", flat=True)[:WAKE_ENQUEUED])
-    waiting.filter(pk__in=pks).update(updated_at=stamp)
-    for pk in pks:
-        transaction.on_commit(partial(_enqueue, pk))
-    if woken:
-        logger.info("email waiting sends woken", extra={"woken": woken})
-    return woken
+    return found is not None
 
 
 def _last_event_type(message: EmailMessage) -> str:

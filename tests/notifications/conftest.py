@@ -14,6 +14,7 @@ from integrations.models.accounts import BreakerMode
 from notifications import rendering
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
+from notifications.services import sending
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
 
 
@@ -23,6 +24,24 @@ def email_accounts(db: None) -> tuple[ProviderAccount, ProviderAccount]:
     primary = ProviderAccountFactory(kind="email", slug="mail-primary", priority=1)
     secondary = ProviderAccountFactory(kind="email", slug="mail-secondary", priority=2)
     return primary, secondary
+
+
+@pytest.fixture
+def paused(settings: Any) -> ProviderAccount:
+    """The one email account, under staff's maintenance."""
+    settings.EMAIL_RETRY_AFTER_SECONDS = 60
+    settings.BATCH_DEFER_MAX_SECONDS = 1800
+    account = ProviderAccountFactory(kind="email", slug="mail-only", priority=1)
+    breaker_mode_set(account=account, mode=BreakerMode.FORCED_OPEN, actor="ops")
+    return account
+
+
+@pytest.fixture
+def sends_enqueued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The messages handed to the send task, which does not run."""
+    pks: list[int] = []
+    monkeypatch.setattr(sending, "async_task", lambda name, pk, **kw: pks.append(pk))
+    return pks
 
 
 @pytest.fixture

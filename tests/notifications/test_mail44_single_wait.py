@@ -17,32 +17,12 @@ from integrations.models.accounts import BreakerMode
 from notifications.models import EmailMessage, EmailStatus, SandboxEmail
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services import email_message_create, email_messages_sweep
+from notifications.services import email_messages_sweep
 from notifications.services.sending import email_message_deliver
-from tests.factories import ProviderAccountFactory
 from tests.notifications.sends import accounts_answer, order_mail
+from tests.notifications.waiting import stored_mail
 
 pytestmark = pytest.mark.django_db
-ORDER = {"order_id": "o-1", "amount_display": "€1.00"}
-
-
-@pytest.fixture
-def paused(settings):
-    """The one email account, under staff's maintenance."""
-    settings.EMAIL_RETRY_AFTER_SECONDS = 60
-    settings.BATCH_DEFER_MAX_SECONDS = 1800
-    account = ProviderAccountFactory(kind="email", slug="mail-only", priority=1)
-    breaker_mode_set(account=account, mode=BreakerMode.FORCED_OPEN, actor="ops")
-    return account
-
-
-def _order_mail(django_capture_on_commit_callbacks) -> EmailMessage:
-    with django_capture_on_commit_callbacks(execute=True):
-        message = email_message_create(
-            to="ada@example.com", template="order_confirmation", context=ORDER
-        )
-    message.refresh_from_db()
-    return message
 
 
 def _wait(message: EmailMessage) -> float:
@@ -61,7 +41,7 @@ def _sweep_when_due(message: EmailMessage) -> int:
 def test_each_further_wait_of_a_waiting_message_doubles_up_to_the_cap(
     paused, django_capture_on_commit_callbacks
 ) -> None:
-    message = _order_mail(django_capture_on_commit_callbacks)
+    message = stored_mail(django_capture_on_commit_callbacks)
     seen = [_wait(message)]
     for _ in range(6):
         # Not tried again before its wait is over, however often swept.
@@ -79,7 +59,7 @@ def test_each_further_wait_of_a_waiting_message_doubles_up_to_the_cap(
 def test_a_real_attempt_starts_the_next_pause_at_the_first_wait(
     paused, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
-    message = _order_mail(django_capture_on_commit_callbacks)
+    message = stored_mail(django_capture_on_commit_callbacks)
     for _ in range(3):
         _sweep_when_due(message)
         message.refresh_from_db()
@@ -111,7 +91,7 @@ def test_a_real_attempt_starts_the_next_pause_at_the_first_wait(
 def test_it_is_sent_on_its_next_try_once_the_account_is_back(
     paused, django_capture_on_commit_callbacks
 ) -> None:
-    message = _order_mail(django_capture_on_commit_callbacks)
+    message = stored_mail(django_capture_on_commit_callbacks)
     _sweep_when_due(message)
     message.refresh_from_db()
     breaker_mode_set(account=paused, mode=BreakerMode.AUTO, actor="ops")
@@ -125,7 +105,7 @@ def test_it_is_sent_on_its_next_try_once_the_account_is_back(
 def test_the_storefront_and_staff_see_it_waiting_with_its_next_try(
     paused, django_capture_on_commit_callbacks, email_reader, admin_client
 ) -> None:
-    message = _order_mail(django_capture_on_commit_callbacks)
+    message = stored_mail(django_capture_on_commit_callbacks)
     _sweep_when_due(message)
     message.refresh_from_db()
 
@@ -144,7 +124,7 @@ def test_the_storefront_and_staff_see_it_waiting_with_its_next_try(
 def test_no_next_try_once_nothing_waits(
     email_accounts, django_capture_on_commit_callbacks, email_reader
 ) -> None:
-    message = _order_mail(django_capture_on_commit_callbacks)
+    message = stored_mail(django_capture_on_commit_callbacks)
     assert message.status == EmailStatus.SENT
     body = email_reader.get(f"/api/v1/notifications/emails/{message.public_id}/").json()
     assert body["next_try_at"] is None

@@ -11,13 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integrations.breaker import breaker_mode_set
 from integrations.clock import database_now
 from integrations.models import BatchRowStatus
-from integrations.models.accounts import BreakerMode
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.services.sending import email_message_deliver
-from tests.factories import ProviderAccountFactory
 from tests.notifications.bulk_work import newsletter_bulk, work_bulk_job
 from tests.notifications.sends import order_mail
 
@@ -27,14 +24,6 @@ LIST = "/api/v1/notifications/emails/"
 
 def _shown(at) -> str:
     return f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
-
-
-@pytest.fixture
-def paused(settings):
-    settings.EMAIL_RETRY_AFTER_SECONDS = 60
-    account = ProviderAccountFactory(kind="email", slug="mail-only", priority=1)
-    breaker_mode_set(account=account, mode=BreakerMode.FORCED_OPEN, actor="ops")
-    return account
 
 
 def _waiting(to: str = "ada@example.com") -> EmailMessage:

@@ -22,7 +22,12 @@ from tests.platform.test_config_truth import _run as _run_with
 def _numbers_read() -> list[str]:
     """Every variable the settings modules read as a number."""
     names = set()
-    for module in ("config/env.py", "config/settings.py", "config/domains.py"):
+    for module in (
+        "config/env.py",
+        "config/settings.py",
+        "config/outbox.py",
+        "config/domains.py",
+    ):
         text = (Path(ROOT) / module).read_text()
         names |= set(re.findall(r'env\.(?:int|float)\(\s*"([A-Z0-9_]+)"', text))
     return sorted(names)

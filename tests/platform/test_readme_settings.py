@@ -31,7 +31,7 @@ def _rows() -> list[tuple[str, str]]:
 def test_every_variable_in_the_readme_tables_is_read():
     source = "".join(
         (ROOT / "config" / name).read_text()
-        for name in ("env.py", "settings.py", "domains.py")
+        for name in ("env.py", "settings.py", "outbox.py", "domains.py")
     )
     read = set(_ENV_READ.findall(source)) | _READ_ELSEWHERE
     named = {name for name, _ in _rows()}

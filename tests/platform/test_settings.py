@@ -146,7 +146,7 @@ _ENV_READ = re.compile(r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]*)"')
 def test_env_example_documents_every_setting():
     settings_source = "".join(
         (ROOT / "config" / name).read_text()
-        for name in ("env.py", "settings.py", "domains.py")
+        for name in ("env.py", "settings.py", "outbox.py", "domains.py")
     )
     knobs = set(_ENV_READ.findall(settings_source))
     assert {"SECRET_KEY", "DATABASE_URL", "SECURE_HSTS_INCLUDE_SUBDOMAINS"} <= knobs

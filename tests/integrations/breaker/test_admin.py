@@ -7,6 +7,7 @@ from integrations.breaker import breaker_for
 from integrations.errors import NotProcessed
 from integrations.models import Event, ProviderAccount
 from tests.factories import ProviderAccountFactory
+from tests.integrations.account_forms import account_change_data
 
 pytestmark = pytest.mark.django_db
 
@@ -20,22 +21,6 @@ def staff_client(client, django_user_model):
 
 def _change_url(account: ProviderAccount) -> str:
     return reverse("admin:integrations_provideraccount_change", args=[account.pk])
-
-
-def _post_data(account: ProviderAccount, **overrides) -> dict:
-    data = {
-        "kind": account.kind,
-        "provider": account.provider,
-        "slug": account.slug,
-        "display_name": account.display_name,
-        "priority": str(account.priority),
-        "enabled": "on",
-        "mode": account.mode,
-        "setting__latency_ms": "0",
-        "setting__error_rate": "0",
-    }
-    data.update(overrides)
-    return data
 
 
 def _trip(account: ProviderAccount) -> None:
@@ -73,7 +58,7 @@ def test_saving_breaker_mode_applies_everywhere(staff_client):
     account = ProviderAccountFactory(slug="pay-a")
     stale = ProviderAccount.objects.get(pk=account.pk)
     response = staff_client.post(
-        _change_url(account), _post_data(account, breaker_mode="forced_open")
+        _change_url(account), account_change_data(account, breaker_mode="forced_open")
     )
     assert response.status_code == 302, response.content
     account.refresh_from_db()
@@ -90,7 +75,7 @@ def test_saving_breaker_mode_applies_everywhere(staff_client):
 
 def test_form_without_breaker_mode_keeps_the_current_mode(staff_client):
     account = ProviderAccountFactory(slug="pay-a", breaker_mode="forced_closed")
-    response = staff_client.post(_change_url(account), _post_data(account))
+    response = staff_client.post(_change_url(account), account_change_data(account))
     assert response.status_code == 302, response.content
     account.refresh_from_db()
     assert account.breaker_mode == "forced_closed"
@@ -99,7 +84,7 @@ def test_form_without_breaker_mode_keeps_the_current_mode(staff_client):
 def test_unknown_breaker_mode_is_a_form_error(staff_client):
     account = ProviderAccountFactory(slug="pay-a")
     response = staff_client.post(
-        _change_url(account), _post_data(account, breaker_mode="sometimes")
+        _change_url(account), account_change_data(account, breaker_mode="sometimes")
     )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
