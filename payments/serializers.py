@@ -1,7 +1,6 @@
 """API shapes of payments, refunds and saved methods. Amounts are integers in
 the currency's minor unit with an ISO 4217 code."""
 
-import re
 import threading
 from collections.abc import Mapping
 from datetime import datetime
@@ -16,9 +15,9 @@ from rest_framework import ISO_8601, serializers
 from rest_framework.fields import Field, SkipField
 from rest_framework.relations import PKOnlyObject
 from rest_framework.settings import api_settings
-from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from integrations import money
+from integrations.api import plain_bodies
 from payments import limits
 from payments.models import Payment, Refund, SavedPaymentMethod
 
@@ -250,10 +249,12 @@ def payment_create_validated(
     serializer = getattr(_per_thread, "payment_create", None)
     if serializer is None:
         serializer = _per_thread.payment_create = PaymentCreateSerializer()
-        _search_surrogates(serializer)
+        plain_bodies.surrogates_searched(serializer)
     serializer._context = {"enabled_providers": enabled_providers}
     try:
-        return serializer.run_validation(data)
+        # A plain body in a few calls; anything else, and every error, DRF's.
+        attrs = plain_bodies.validated(serializer, data)
+        return serializer.run_validation(data) if attrs is None else attrs
     except serializers.ValidationError as exc:
         serializer._errors = exc.detail
         errors = serializer.errors
@@ -263,33 +264,6 @@ def payment_create_validated(
 
 
 _per_thread = threading.local()
-
-
-class _SurrogateSearch(ProhibitSurrogateCharactersValidator):
-    """DRF's check as one regex search: its generator costs a Python call
-    per character of every string in the body."""
-
-    def __call__(self, value: Any) -> None:
-        found = _SURROGATE.search(str(value))
-        if found is not None:
-            message = self.message.format(code_point=ord(found.group()))
-            raise serializers.ValidationError(message, code=self.code)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _search_surrogates(serializer: serializers.Serializer) -> None:
-    """Bind ``serializer``'s fields, each string field checked by a search."""
-    fields = list(serializer.fields.values())
-    fields += [f.child for f in fields if isinstance(f, serializers.DictField)]
-    for field in fields:
-        field.validators = [
-            _SurrogateSearch()
-            if type(check) is ProhibitSurrogateCharactersValidator
-            else check
-            for check in field.validators
-        ]
 
 
 class CaptureSerializer(serializers.Serializer):
