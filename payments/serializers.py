@@ -57,25 +57,26 @@ def _check_gateway_limits(attrs: dict[str, Any], enabled: set[str] | None) -> No
         raise serializers.ValidationError({f"metadata.{reserved}": [detail]})
     if enabled is None:
         enabled = limits.enabled_providers()
-    problem = limits.metadata_problem(attrs["metadata"], limits.limits_of(enabled))
+    classes = limits.adapter_classes(enabled)  # once for the three checks
+    problem = limits.metadata_problem(attrs["metadata"], limits.limits_of(classes))
     if problem is not None:
         param, message = problem
         detail = serializers.ErrorDetail(message, code="gateway_limit")
         raise serializers.ValidationError({param: [detail]})
-    if not limits.source_accepted(attrs["source_token"], enabled):
+    if not limits.source_accepted(attrs["source_token"], classes):
         detail = serializers.ErrorDetail(
             "No enabled gateway accepts a source token of this format.",
             code="invalid_source_token",
         )
         raise serializers.ValidationError({"source_token": [detail]})
-    saved_method_id_refuse(attrs["source_token"], enabled)
+    saved_method_id_refuse(attrs["source_token"], classes)
 
 
-def saved_method_id_refuse(source_token: str, enabled: set[str]) -> None:
+def saved_method_id_refuse(source_token: str, classes: limits.Adapters) -> None:
     """Refuse a saved payment method's gateway id sent as a one-time source
     token (a payment's or a card to save): the gateway would refuse it without
     its customer. One answer whoever's id it is, and for an id we do not know."""
-    if limits.saved_method_id(source_token, enabled):
+    if limits.saved_method_id(source_token, classes):
         detail = serializers.ErrorDetail(
             "A saved payment method's id is no one-time source token: charge "
             "it through its customer's saved payment methods.",
@@ -422,7 +423,10 @@ class PaymentMethodCreateSerializer(serializers.Serializer):
         # not the retry of a save its key made (a Stripe card's saved id is
         # the pm_ it was saved from): the service answers with that method.
         try:
-            saved_method_id_refuse(attrs["source_token"], limits.enabled_providers())
+            enabled = limits.enabled_providers()
+            saved_method_id_refuse(
+                attrs["source_token"], limits.adapter_classes(enabled)
+            )
         except serializers.ValidationError:
             key = self.context.get("idempotency_key")
             if not key or not _key_saved(key):

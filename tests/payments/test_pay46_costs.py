@@ -30,4 +30,22 @@ def test_a_plain_create_body_is_validated_in_few_calls() -> None:
 
     body = {**BODY, "metadata": {"cart": "c-77", "note": " kept "}}
     calls = _calls(payment_create_validated, body, enabled_providers={"sandbox"})
-    assert calls <= 130, calls  # 126
+    assert calls <= 115, calls  # 126, 112 with the adapters looked up once
+
+
+def test_the_gateways_adapters_are_looked_up_once_per_body(monkeypatch) -> None:
+    # The gateway limits, the source format and the saved-method id check
+    # each looked every enabled provider's adapter up again (~8 calls each).
+    from integrations import registry
+    from payments.serializers import payment_create_validated
+
+    looked_up: list[str] = []
+    original = registry.get_adapter_class
+
+    def counting(kind: str, provider: str) -> type:
+        looked_up.append(provider)
+        return original(kind, provider)
+
+    monkeypatch.setattr(registry, "get_adapter_class", counting)
+    payment_create_validated(BODY, enabled_providers={"sandbox", "stripe"})
+    assert sorted(looked_up) == ["sandbox", "stripe"]
