@@ -3,6 +3,9 @@ that do not depend on the machine's load."""
 
 import cProfile
 import pstats
+import sys
+
+import pytest
 
 # The bench's body (bench/bench_payments.py): every field a storefront sends.
 BODY = {
@@ -49,3 +52,37 @@ def test_the_gateways_adapters_are_looked_up_once_per_body(monkeypatch) -> None:
     monkeypatch.setattr(registry, "get_adapter_class", counting)
     payment_create_validated(BODY, enabled_providers={"sandbox", "stripe"})
     assert sorted(looked_up) == ["sandbox", "stripe"]
+
+
+def ignore_event(event) -> None:
+    """A subscriber that does nothing: the payment's event gets a delivery."""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_the_outbox_hook_takes_the_groups_connection(
+    api, primary, monkeypatch, settings
+) -> None:
+    # transaction.on_commit looked the connection up again (~7 Python
+    # calls); the commit group holds it.
+    from django.db import transaction
+
+    from integrations import events
+    from tests.payments.test_pay44_costs import create_payment_via_api
+
+    subscriber = f"{__name__}.ignore_event"
+    settings.SWITCHYARD_EVENT_SUBSCRIBERS = {"payment.*": [subscriber]}
+    enqueued: list[list[int]] = []
+    monkeypatch.setattr(events, "_enqueue", lambda ids, cid="": enqueued.append(ids))
+    looked_up: list[str] = []
+    original = transaction.get_connection
+
+    def counting(using=None):
+        looked_up.append(sys._getframe(1).f_code.co_name)
+        return original(using)
+
+    monkeypatch.setattr(transaction, "get_connection", counting)
+    response = create_payment_via_api(api)
+    assert response.status_code == 201, response.content
+    assert len(enqueued) == 1 and len(enqueued[0]) == 1  # still handed on
+    assert "on_commit" not in looked_up
