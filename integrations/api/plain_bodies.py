@@ -92,7 +92,7 @@ def _plan(serializer: serializers.Serializer) -> list[_Step] | None:
     own run for that field), its ``validate_<name>`` method and whether DRF's
     plain empty-value rules decide a missing or null value. None for a
     serializer DRF must always run (validators of its own, partial)."""
-    if serializer.validators or serializer.partial:
+    if serializer.validators or serializer.partial or not _drfs_own(serializer):
         return None
     plan = []
     for field in serializer._writable_fields:
@@ -106,6 +106,16 @@ def _plan(serializer: serializers.Serializer) -> list[_Step] | None:
         step = (field.field_name, field, _check_of(field), method, plain_empty)
         plan.append(step)
     return plan
+
+
+_SERIALIZER_RUN = ("run_validation", "to_internal_value", "run_validators")
+
+
+def _drfs_own(serializer: serializers.Serializer) -> bool:
+    """``serializer`` validates the way DRF's ``Serializer`` does."""
+    kind = type(serializer)
+    own = serializers.Serializer
+    return all(getattr(kind, n) is getattr(own, n) for n in _SERIALIZER_RUN)
 
 
 def _fields_validated(plan: list[_Step], data: dict[str, Any]) -> dict | None:
@@ -150,6 +160,10 @@ def _empty_value(field: Field, value: Any) -> Any:
     return default(field) if getattr(default, "requires_context", False) else default()
 
 
+_CHILDREN = "run_child_validation"
+_VALIDATORS = "run_validators"
+
+
 def _own(field: Field, cls: type, *names: str) -> bool:
     """``field`` runs ``cls``'s own ``names`` and Field's empty-value rules."""
     kind = type(field)
@@ -157,11 +171,8 @@ def _own(field: Field, cls: type, *names: str) -> bool:
         isinstance(field, cls)
         and kind.validate_empty_values is Field.validate_empty_values
         and kind.get_value in (Field.get_value, DictField.get_value)
-        and all(getattr(kind, n) is getattr(cls, n) for n in names)
+        and all(getattr(kind, n) is getattr(cls, n) for n in (*names, _VALIDATORS))
     )
-
-
-_CHILDREN = "run_child_validation"
 
 
 def _check_of(field: Field) -> _Check | None:

@@ -153,3 +153,34 @@ def test_any_near_plain_body_is_answered_as_drf_answers_it(body) -> None:
         assert list(quick) == list(drf[1])
     elif drf[0] == "ok":  # DRF takes it: the shortcut must, if plainly typed
         assert not _plainly_typed(body), body
+
+
+class _Upper(serializers.CharField):
+    """A field with a run_validators of its own: DRF's run must call it."""
+
+    def run_validators(self, value):
+        if value != value.upper():
+            raise serializers.ValidationError("upper case only")
+        super().run_validators(value)
+
+
+class _Mapped(serializers.Serializer):
+    name = serializers.CharField()
+
+    def to_internal_value(self, data):
+        return {"name": "mapped"}
+
+
+class _Checked(serializers.Serializer):
+    name = _Upper()
+    count = serializers.IntegerField()
+
+
+def test_a_serializer_validating_its_own_way_is_left_to_drf() -> None:
+    assert plain_bodies.validated(_Mapped(), {"name": "x"}) is None
+
+
+def test_a_field_validating_its_own_way_runs_through_drf() -> None:
+    assert plain_bodies.validated(_Checked(), {"name": "ab", "count": 1}) is None
+    answer = plain_bodies.validated(_Checked(), {"name": "AB", "count": 1})
+    assert answer == {"name": "AB", "count": 1}
