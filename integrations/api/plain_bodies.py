@@ -99,7 +99,9 @@ def _plan(serializer: serializers.Serializer) -> list[_Step] | None:
         if field.source_attrs != [field.field_name]:
             return None
         method = getattr(serializer, f"validate_{field.field_name}", None)
-        plain_empty = _own(field, Field) and type(field).run_validation in (
+        # DRF's empty-value rules call the field's get_default: its own if any.
+        run = type(field).run_validation
+        plain_empty = _own(field, Field, "get_default") and run in (
             Field.run_validation,
             CharField.run_validation,  # its blank check passes missing, null
         )
