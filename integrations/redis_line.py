@@ -187,13 +187,16 @@ class RedisLine:
 def _packed(args: tuple[Any, ...], encoder: Any) -> bytes | None:
     """The bytes redis-py's packer would send for ``args``, built here (its
     packer costs ~50 Python calls a command); None for anything but str,
-    bytes, int and float arguments or a command name with a space (redis-py
-    splits it), which go to redis-py's packer."""
+    bytes, int and float arguments or a command name other than one word of
+    a str, which go to redis-py's packer."""
     name = args[0]
-    if type(name) is str and " " in name:
+    # redis-py splits a str name on any ASCII whitespace (a bytes one with a
+    # space) and encodes it as UTF-8, whatever the encoder's encoding.
+    if type(name) is not str or name.split() != [name]:
         return None
-    out = b"*%d\r\n" % len(args)
-    for arg in args:
+    name = name.encode()
+    out = b"*%d\r\n$%d\r\n%s\r\n" % (len(args), len(name), name)
+    for arg in args[1:]:
         kind = type(arg)
         if kind is str:
             arg = arg.encode(encoder.encoding, encoder.encoding_errors)
