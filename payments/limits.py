@@ -21,19 +21,24 @@ KIND = "payments"
 SERVICE_KEYS = frozenset({"recurring_charge", "recurring_slot"})
 
 
-def _adapter_classes(providers: Iterable[str]) -> list[type[PaymentsAdapter]]:
-    classes = []
+Adapters = Mapping[str, type[PaymentsAdapter]]
+
+
+def adapter_classes(providers: Iterable[str]) -> dict[str, type[PaymentsAdapter]]:
+    """Each of ``providers`` with its payments adapter class (one without a
+    configured adapter left out): looked up once for the checks below."""
+    classes = {}
     for provider in providers:
         try:
             cls = registry.get_adapter_class(KIND, provider)
         except registry.UnknownProvider:
             continue
         if issubclass(cls, PaymentsAdapter):
-            classes.append(cls)
+            classes[provider] = cls
     return classes
 
 
-def _strictest(classes: list[type[PaymentsAdapter]]) -> MetadataLimits | None:
+def _strictest(classes: Iterable[type[PaymentsAdapter]]) -> MetadataLimits | None:
     limits = [c.metadata_limits for c in classes if c.metadata_limits is not None]
     if not limits:
         return None
@@ -53,12 +58,13 @@ def _strictest(classes: list[type[PaymentsAdapter]]) -> MetadataLimits | None:
 def registered_limits() -> MetadataLimits | None:
     """The strictest limits of every registered gateway (the schema's)."""
     providers = getattr(settings, "SWITCHYARD_ADAPTERS", {}).get(KIND, {})
-    return _strictest(_adapter_classes(providers))
+    return _strictest(adapter_classes(providers).values())
 
 
-def limits_of(providers: Iterable[str]) -> MetadataLimits | None:
-    """The strictest limits of ``providers`` (``enabled_providers()``)."""
-    return _strictest(_adapter_classes(providers))
+def limits_of(classes: Adapters) -> MetadataLimits | None:
+    """The strictest limits of ``classes`` (``adapter_classes`` of
+    ``enabled_providers()``)."""
+    return _strictest(classes.values())
 
 
 def enabled_providers() -> set[str]:
@@ -127,28 +133,27 @@ def metadata_schema(limits: MetadataLimits | None) -> dict[str, Any]:
     return schema
 
 
-def source_accepted(source_token: str, providers: Iterable[str]) -> bool:
-    """True if a gateway among ``providers`` could take ``source_token``."""
-    for cls in _adapter_classes(providers):
+def source_accepted(source_token: str, classes: Adapters) -> bool:
+    """True if a gateway among ``classes`` could take ``source_token``."""
+    for cls in classes.values():
         if not cls.source_format or re.fullmatch(cls.source_format, source_token):
             return True
     return False
 
 
-def saved_method_id(source_token: str, providers: Iterable[str]) -> bool:
+def saved_method_id(source_token: str, classes: Adapters) -> bool:
     """True if ``source_token`` is a saved payment method's id at a gateway
-    among ``providers`` (``saved_method_format``): one no one-time token
+    among ``classes`` (``saved_method_format``): one no one-time token
     resembles, or one we store, whoever's it is (one query, only for a token
     of a form one-time tokens share). The gateway would refuse it without
     its customer; the answer must not tell whose it is."""
     shared = []
-    for provider in providers:
-        classes = _adapter_classes([provider])
-        form = classes[0].saved_method_format if classes else ""
+    for provider, cls in classes.items():
+        form = cls.saved_method_format
         if not form or not re.fullmatch(form, source_token):
             continue
-        only = classes[0].saved_method_only_format
-        if classes[0].saved_method_only or (only and re.fullmatch(only, source_token)):
+        only = cls.saved_method_only_format
+        if cls.saved_method_only or (only and re.fullmatch(only, source_token)):
             return True
         shared.append(provider)
     if not shared:

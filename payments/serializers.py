@@ -1,7 +1,6 @@
 """API shapes of payments, refunds and saved methods. Amounts are integers in
 the currency's minor unit with an ISO 4217 code."""
 
-import re
 import threading
 from collections.abc import Mapping
 from datetime import datetime
@@ -16,9 +15,9 @@ from rest_framework import ISO_8601, serializers
 from rest_framework.fields import Field, SkipField
 from rest_framework.relations import PKOnlyObject
 from rest_framework.settings import api_settings
-from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from integrations import money
+from integrations.api import plain_bodies
 from payments import limits
 from payments.models import Payment, Refund, SavedPaymentMethod
 
@@ -58,25 +57,26 @@ def _check_gateway_limits(attrs: dict[str, Any], enabled: set[str] | None) -> No
         raise serializers.ValidationError({f"metadata.{reserved}": [detail]})
     if enabled is None:
         enabled = limits.enabled_providers()
-    problem = limits.metadata_problem(attrs["metadata"], limits.limits_of(enabled))
+    classes = limits.adapter_classes(enabled)  # once for the three checks
+    problem = limits.metadata_problem(attrs["metadata"], limits.limits_of(classes))
     if problem is not None:
         param, message = problem
         detail = serializers.ErrorDetail(message, code="gateway_limit")
         raise serializers.ValidationError({param: [detail]})
-    if not limits.source_accepted(attrs["source_token"], enabled):
+    if not limits.source_accepted(attrs["source_token"], classes):
         detail = serializers.ErrorDetail(
             "No enabled gateway accepts a source token of this format.",
             code="invalid_source_token",
         )
         raise serializers.ValidationError({"source_token": [detail]})
-    saved_method_id_refuse(attrs["source_token"], enabled)
+    saved_method_id_refuse(attrs["source_token"], classes)
 
 
-def saved_method_id_refuse(source_token: str, enabled: set[str]) -> None:
+def saved_method_id_refuse(source_token: str, classes: limits.Adapters) -> None:
     """Refuse a saved payment method's gateway id sent as a one-time source
     token (a payment's or a card to save): the gateway would refuse it without
     its customer. One answer whoever's id it is, and for an id we do not know."""
-    if limits.saved_method_id(source_token, enabled):
+    if limits.saved_method_id(source_token, classes):
         detail = serializers.ErrorDetail(
             "A saved payment method's id is no one-time source token: charge "
             "it through its customer's saved payment methods.",
@@ -250,10 +250,12 @@ def payment_create_validated(
     serializer = getattr(_per_thread, "payment_create", None)
     if serializer is None:
         serializer = _per_thread.payment_create = PaymentCreateSerializer()
-        _search_surrogates(serializer)
+        plain_bodies.surrogates_searched(serializer)
     serializer._context = {"enabled_providers": enabled_providers}
     try:
-        return serializer.run_validation(data)
+        # A plain body in a few calls; anything else, and every error, DRF's.
+        attrs = plain_bodies.validated(serializer, data)
+        return serializer.run_validation(data) if attrs is None else attrs
     except serializers.ValidationError as exc:
         serializer._errors = exc.detail
         errors = serializer.errors
@@ -263,33 +265,6 @@ def payment_create_validated(
 
 
 _per_thread = threading.local()
-
-
-class _SurrogateSearch(ProhibitSurrogateCharactersValidator):
-    """DRF's check as one regex search: its generator costs a Python call
-    per character of every string in the body."""
-
-    def __call__(self, value: Any) -> None:
-        found = _SURROGATE.search(str(value))
-        if found is not None:
-            message = self.message.format(code_point=ord(found.group()))
-            raise serializers.ValidationError(message, code=self.code)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _search_surrogates(serializer: serializers.Serializer) -> None:
-    """Bind ``serializer``'s fields, each string field checked by a search."""
-    fields = list(serializer.fields.values())
-    fields += [f.child for f in fields if isinstance(f, serializers.DictField)]
-    for field in fields:
-        field.validators = [
-            _SurrogateSearch()
-            if type(check) is ProhibitSurrogateCharactersValidator
-            else check
-            for check in field.validators
-        ]
 
 
 class CaptureSerializer(serializers.Serializer):
@@ -448,7 +423,10 @@ class PaymentMethodCreateSerializer(serializers.Serializer):
         # not the retry of a save its key made (a Stripe card's saved id is
         # the pm_ it was saved from): the service answers with that method.
         try:
-            saved_method_id_refuse(attrs["source_token"], limits.enabled_providers())
+            enabled = limits.enabled_providers()
+            saved_method_id_refuse(
+                attrs["source_token"], limits.adapter_classes(enabled)
+            )
         except serializers.ValidationError:
             key = self.context.get("idempotency_key")
             if not key or not _key_saved(key):

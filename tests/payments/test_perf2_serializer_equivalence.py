@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from integrations.api import plain_bodies
 from integrations.models import ProviderAccount
 from payments import serializers as payment_serializers
 from payments.models import Payment, PaymentStatus
@@ -29,10 +30,12 @@ def drf_machinery():
         mock.patch.object(fixed, "_writable_fields", _DRF["_writable_fields"]),
         mock.patch.object(fixed, "to_representation", _DRF["to_representation"]),
         mock.patch.object(
-            payment_serializers._SurrogateSearch,
+            plain_bodies.SurrogateSearch,
             "__call__",
             ProhibitSurrogateCharactersValidator.__call__,
         ),
+        # pay46: no plain-body shortcut either, DRF's run for every body.
+        mock.patch.object(plain_bodies, "validated", lambda serializer, data: None),
     ):
         yield
 
