@@ -26,11 +26,20 @@ def pytest_configure(config: pytest.Config) -> None:
     """Compile the project once, before any worker starts: the children tests
     start never write bytecode (``clean_env``, or PYTHONDONTWRITEBYTECODE in
     the environment), so each compiled every project module again, a quarter
-    of its start. Up to date, this reads a few hundred file headers."""
+    of its start. Up to date, this reads a few hundred file headers. With
+    workers to come, the test modules too (tests/rewrite_ahead.py)."""
     if hasattr(config, "workerinput"):
         return  # an xdist worker: the controller has compiled
     for package in PACKAGES:
         compileall.compile_dir(ROOT / package, quiet=2)
+    if getattr(config.option, "numprocesses", None):
+        # Workers to come: each would rewrite every test module's asserts.
+        from tests.rewrite_ahead import modules_to_rewrite, rewrite_ahead
+
+        modules = modules_to_rewrite(
+            config, lambda path: not pytest_ignore_collect(path, config)
+        )
+        rewrite_ahead(config, modules)
 
 
 def _missing_service(marker: str) -> str | None:
