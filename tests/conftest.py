@@ -34,12 +34,16 @@ def pytest_configure(config: pytest.Config) -> None:
         compileall.compile_dir(ROOT / package, quiet=2)
     if getattr(config.option, "numprocesses", None):
         # Workers to come: each would rewrite every test module's asserts.
-        from tests.rewrite_ahead import modules_to_rewrite, rewrite_ahead
+        from tests import rewrite_ahead
 
-        modules = modules_to_rewrite(
+        if reason := rewrite_ahead.unsupported():
+            warning = pytest.PytestConfigWarning(f"no rewrite ahead: {reason}")
+            config.issue_config_time_warning(warning, stacklevel=2)
+            return
+        modules = rewrite_ahead.modules_to_rewrite(
             config, lambda path: not pytest_ignore_collect(path, config)
         )
-        rewrite_ahead(config, modules)
+        rewrite_ahead.rewrite_ahead(config, modules)
 
 
 def _missing_service(marker: str) -> str | None:

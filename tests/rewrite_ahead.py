@@ -10,22 +10,48 @@ is rewritten again by whoever imports it), split over the CPUs, and each
 worker reads them."""
 
 import importlib.util
+import inspect
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from _pytest.assertion.rewrite import (
-    PYC_TAIL,
-    _rewrite_test,
-    _write_pyc,
-    assertstate_key,
-    get_cache_dir,
-    try_makedirs,
-)
+
+try:  # pytest's private names: another pytest (>=8,<10) may lack them
+    from _pytest.assertion.rewrite import (
+        PYC_TAIL,
+        _rewrite_test,
+        _write_pyc,
+        assertstate_key,
+        get_cache_dir,
+        try_makedirs,
+    )
+except ImportError as error:
+    MISSING = str(error)
+else:
+    MISSING = ""
 
 # The flags word of a checked hash-based pyc (PEP 552), as pytest writes it.
 CHECKED_HASH = b"\x03\x00\x00\x00"
+# The signatures of pytest 9.2, the first to write that format: before, the
+# cache header held the source's mtime and size, which ``stale`` cannot read.
+SIGNATURES = {
+    "_rewrite_test": ["fn", "config"],
+    "_write_pyc": ["state", "co", "source_hash", "pyc"],
+}
+
+
+def unsupported() -> str:
+    """Why this pytest's cache cannot be written ahead ("" when it can): its
+    private functions are missing or not the ones this module was written
+    against. The run then starts as before, each worker rewriting."""
+    if MISSING:
+        return MISSING
+    for name, parameters in SIGNATURES.items():
+        found = list(inspect.signature(globals()[name]).parameters)
+        if found != parameters:
+            return f"_pytest.assertion.rewrite.{name}{tuple(found)} differs"
+    return ""
 
 
 def modules_to_rewrite(
