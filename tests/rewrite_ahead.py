@@ -67,6 +67,8 @@ def modules_to_rewrite(
 def rewrite_ahead(config: pytest.Config, paths: Iterable[Path]) -> None:
     """Each of ``paths`` whose cached rewrite is missing or stale, rewritten
     into pytest's cache, the work split over forked processes."""
+    if assertstate_key not in config.stash:
+        return  # --assert=plain: the workers rewrite nothing either
     todo = [path for path in paths if stale(path)]
     processes = min(os.cpu_count() or 1, len(todo))
     children = []

@@ -32,3 +32,14 @@ def test_a_pytest_without_one_of_the_names_is_not_supported(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(rewrite_ahead)
+
+
+def test_with_asserts_left_plain_nothing_is_written(request, monkeypatch, tmp_path):
+    # --assert=plain: pytest keeps no assertion state and rewrites nothing.
+    monkeypatch.delitem(request.config.stash, pytest_rewrite.assertstate_key)
+    path = tmp_path / "test_plain.py"
+    path.write_text("def test_it():\n    assert 1 == 2\n")
+
+    rewrite_ahead.rewrite_ahead(request.config, [path])
+
+    assert rewrite_ahead.stale(path)
