@@ -26,11 +26,24 @@ def pytest_configure(config: pytest.Config) -> None:
     """Compile the project once, before any worker starts: the children tests
     start never write bytecode (``clean_env``, or PYTHONDONTWRITEBYTECODE in
     the environment), so each compiled every project module again, a quarter
-    of its start. Up to date, this reads a few hundred file headers."""
+    of its start. Up to date, this reads a few hundred file headers. With
+    workers to come, the test modules too (tests/rewrite_ahead.py)."""
     if hasattr(config, "workerinput"):
         return  # an xdist worker: the controller has compiled
     for package in PACKAGES:
         compileall.compile_dir(ROOT / package, quiet=2)
+    if getattr(config.option, "numprocesses", None):
+        # Workers to come: each would rewrite every test module's asserts.
+        from tests import rewrite_ahead
+
+        if reason := rewrite_ahead.unsupported():
+            warning = pytest.PytestConfigWarning(f"no rewrite ahead: {reason}")
+            config.issue_config_time_warning(warning, stacklevel=2)
+            return
+        modules = rewrite_ahead.modules_to_rewrite(
+            config, lambda path: not pytest_ignore_collect(path, config)
+        )
+        rewrite_ahead.rewrite_ahead(config, modules)
 
 
 def _missing_service(marker: str) -> str | None:
