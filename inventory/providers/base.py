@@ -299,9 +299,9 @@ class InventoryAdapter(BaseAdapter):
     ) -> PurchaseOrderResult | None:
         """The order the ERP knows by ``external_reference``, which staff
         found for ``request``'s order ("Found at the ERP"); None when it has
-        none. An ERP whose order carries its currency (NetSuite) compares it
-        with the order's first, as on a send: another is ``Rejected``
-        ``currency_mismatch`` (``HeldInAnotherCurrency``)."""
+        none. An ERP whose order carries its currency (NetSuite, TradeGecko)
+        compares it with the order's first, as on a send: another is
+        ``Rejected`` ``currency_mismatch`` (``erp_currency.held_check``)."""
         return self.purchase_order_status(external_reference)
 
     def purchase_order_held(

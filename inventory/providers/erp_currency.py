@@ -56,3 +56,29 @@ class HeldInAnotherCurrency(Rejected):
     there, so a send again reads it by our id, never upserts over it."""
 
     default_code = "currency_mismatch"
+
+
+def held_check(
+    adapter: Any,
+    request: Any,
+    shown: str | None,
+    wanted: str,
+    *,
+    cancelled: bool,
+) -> None:
+    """Refused for staff: the ERP holds ``request``'s order in its currency
+    ``shown``, not ``wanted`` (the ERP's id of the order's currency), as a
+    read-back or an order found by id or by our id shows. None shown (an
+    ERP account booking in one currency) passes; so does an order cancelled
+    there (nothing to receive or pay): recorded cancelled, never refused
+    for ever."""
+    if shown is None or shown == wanted or cancelled:
+        return
+    name = adapter.display_name
+    raise HeldInAnotherCurrency(
+        f"{name} holds the order in its currency record {shown}, not "
+        f"{request.currency}'s ({wanted}), and sending it again does not change "
+        f"an order's currency there: correct the order's currency in {name} "
+        "(or cancel it there), then send the order again",
+        code="currency_mismatch",
+    )

@@ -46,6 +46,7 @@ from inventory.providers.erp_currency import (
     CURRENCY_TTL_SECONDS,
     HeldInAnotherCurrency,
     currency_ref,
+    held_check,
 )
 from inventory.providers.netsuite_orders import ORDER_STATUSES
 
@@ -182,20 +183,14 @@ def _held_check(
     adapter: Any, request: PurchaseOrderRequest, record: dict[str, Any], wanted: str
 ) -> None:
     """Refused for staff, nothing kept: the order read back in another
-    currency record than ``wanted``, the one looked up for its currency.
-    One cancelled there passes: staff are told they may cancel it, and it is
-    recorded cancelled (nothing to receive or pay), never refused for ever."""
+    currency record than ``wanted``, the one looked up for its currency
+    (``held_check``, shared with TradeGecko)."""
     shown = _record_currency(record)
-    if shown is None or shown == wanted or _cancelled(record):
-        return
-    forget(_KEPT, _kept_key(adapter, request))
-    raise HeldInAnotherCurrency(
-        f"NetSuite holds the order in its currency record {shown}, not "
-        f"{request.currency}'s ({wanted}), and an upsert does not change an "
-        "order's currency there: correct the order's currency in NetSuite (or "
-        "cancel it there), then send the order again",
-        code="currency_mismatch",
-    )
+    try:
+        held_check(adapter, request, shown, wanted, cancelled=_cancelled(record))
+    except HeldInAnotherCurrency:
+        forget(_KEPT, _kept_key(adapter, request))
+        raise
 
 
 def _kept_answer(

@@ -28,12 +28,13 @@ from inventory.providers.base import (
     LevelsQuery,
     PurchaseOrderRequest,
     PurchaseOrderResult,
+    PurchaseOrderStatus,
     RejectedLevel,
     StockLevelPage,
     StockLevelRecord,
     level_problem,
 )
-from inventory.providers.erp_currency import currency_ref
+from inventory.providers.erp_currency import currency_ref, held_check
 from inventory.providers.tradegecko_errors import tradegecko_error_map
 from inventory.providers.tradegecko_paging import (
     ASCENDING,
@@ -343,6 +344,34 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             operation="get_purchase_order",
         )
         return order_result(object_of(data, "purchase_order"))
+
+    def purchase_order_found_at(
+        self, external_reference: str, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
+        # Each order carries its own currency_id (the account's default
+        # apart): one keyed in under our reference, or changed there, may be
+        # in another. Compared as NetSuite's is; another order's is not ours.
+        data = self.none_if_not_found(
+            lambda: self.send(
+                "GET",
+                f"/purchase_orders/{path_id(external_reference)}",
+                operation="get_purchase_order",
+            )
+        )
+        if data is None:
+            return None
+        order = object_of(data, "purchase_order")
+        found = order_result(order)
+        if found.external_id == request.external_id:
+            shown = order.get("currency_id")
+            held_check(
+                self,
+                request,
+                str(shown) if is_id(shown) else None,
+                currency_ref(self, request.currency, self._currency_listed),
+                cancelled=found.status == PurchaseOrderStatus.CANCELLED,
+            )
+        return found
 
     def purchase_order_reference_problem(self, external_reference: str) -> str | None:
         if is_number(external_reference):

@@ -29,8 +29,8 @@ def purchase_order_found(
     """Staff found an ``unresolved`` order at its ERP: the ERP's order id is
     recorded as its reference, the order is sent, and its status is the
     ERP's from then on. The ERP is asked first: an id it does not know, or
-    whose order carries another reference number than ours, or (NetSuite)
-    is held in another currency than the order's, is refused
+    whose order carries another reference number than ours, or is held in
+    another currency than the order's, is refused
     (InventoryError), so a typo never ties the order to another one."""
     order, reference = purchase_order, external_reference.strip()
     _unresolved_check(order)

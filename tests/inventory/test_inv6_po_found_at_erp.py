@@ -43,6 +43,8 @@ def order() -> PurchaseOrder:
 
 def _at_gecko(reference: str, **fields) -> dict:
     body = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
+    # In the order's currency (EUR): "Found at the ERP" compares it (inv47).
+    body["purchase_order"]["currency_id"] = tg.CURRENCY_IDS["EUR"]
     body["purchase_order"].update(reference_number=reference, **fields)
     return body
 
@@ -69,6 +71,7 @@ def test_the_action_opens_the_form_for_one_unresolved_order(admin_client, order)
 
 def test_staff_record_the_order_they_found(admin_client, order):
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add("GET", ORDER_URL, json=_at_gecko(order.public_id))
         response = _post(admin_client, order, f" {ERP_ID} ")
 
@@ -85,6 +88,7 @@ def test_staff_record_the_order_they_found(admin_client, order):
 def test_the_recorded_order_takes_the_erps_status(admin_client, order):
     received = _at_gecko(order.public_id, procurement_status="procured")
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add("GET", ORDER_URL, json=received)
         assert _post(admin_client, order, str(ERP_ID)).status_code == 302
     order.refresh_from_db()
@@ -93,6 +97,7 @@ def test_the_recorded_order_takes_the_erps_status(admin_client, order):
 
 def test_then_the_schedule_follows_it_back(admin_client, order):
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add("GET", ORDER_URL, json=_at_gecko(order.public_id))
         _post(admin_client, order, str(ERP_ID))
     with responses.RequestsMock() as rsps:
@@ -201,6 +206,7 @@ def test_the_send_recorded_in_between_wins(order):
         status="sent", external_reference="99"
     )
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add("GET", ORDER_URL, json=_at_gecko(order.public_id))
         with pytest.raises(services.InventoryError, match="not unresolved"):
             services.purchase_order_found(

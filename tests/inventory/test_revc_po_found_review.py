@@ -42,6 +42,8 @@ def order() -> PurchaseOrder:
 
 def _at_gecko(reference, order_id: int = ERP_ID, **fields) -> dict:
     body = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
+    # In the order's currency (EUR): "Found at the ERP" compares it (inv47).
+    body["purchase_order"]["currency_id"] = tg.CURRENCY_IDS["EUR"]
     body["purchase_order"].update(id=order_id, reference_number=reference, **fields)
     return body
 
