@@ -295,7 +295,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             json={"purchase_order": order},
             idempotency_key=f"po-{request.external_id}",
         )
-        return order_result(object_of(data, "purchase_order"))
+        return self._in_currency(
+            object_of(data, "purchase_order"), request, currency_id
+        )
 
     def _look_ups(self, request: PurchaseOrderRequest) -> tuple[dict[str, int], int]:
         """Each line's variant id and the currency's id, asked before the
@@ -362,15 +364,25 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             return None
         order = object_of(data, "purchase_order")
         found = order_result(order)
-        if found.external_id == request.external_id:
-            shown = order.get("currency_id")
-            held_check(
-                self,
-                request,
-                str(shown) if is_id(shown) else None,
-                currency_ref(self, request.currency, self._currency_listed),
-                cancelled=found.status == PurchaseOrderStatus.CANCELLED,
-            )
+        if found.external_id != request.external_id:
+            return found
+        wanted = currency_ref(self, request.currency, self._currency_listed)
+        return self._in_currency(order, request, int(wanted))
+
+    def _in_currency(
+        self, order: dict[str, Any], request: PurchaseOrderRequest, wanted: int
+    ) -> PurchaseOrderResult:
+        """``request``'s order as TradeGecko holds it, once its ``currency_id``
+        is ``wanted``, the order's (``held_check``, as NetSuite's)."""
+        found = order_result(order)
+        shown = order.get("currency_id")
+        held_check(
+            self,
+            request,
+            str(shown) if is_id(shown) else None,
+            str(wanted),
+            cancelled=found.status == PurchaseOrderStatus.CANCELLED,
+        )
         return found
 
     def purchase_order_reference_problem(self, external_reference: str) -> str | None:

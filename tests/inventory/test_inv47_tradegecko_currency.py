@@ -9,11 +9,14 @@ form error, the order left unresolved. The recorded order is currency 4
 (SGD); the test orders are EUR (2051 in the harness's currency list)."""
 
 import copy
+import json
 
 import pytest
 import responses
 from django.urls import reverse
 
+from integrations.errors import ProviderError
+from inventory import services
 from inventory.models import PurchaseOrder
 from tests.inventory.contract import harness_tradegecko as tg
 from tests.inventory.purchase_orders import purchase_order
@@ -100,3 +103,66 @@ def test_another_orders_currency_is_not_looked_up(admin_client, unresolved):
     assert "PO-SOMEONE-ELSE" in _form_error(response)
     assert asked == [ORDER_URL]
     assert unresolved.status == "unresolved"
+
+
+def _send_answered(order: PurchaseOrder, answer: dict):
+    """``order`` sent, TradeGecko answering its POST with ``answer``; the
+    order read again, the error (if any) and the bodies posted."""
+    posted: list = []
+
+    def post(request):
+        posted.append(json.loads(request.body)["purchase_order"])
+        return 201, {}, json.dumps(answer)
+
+    # Not all asked: a send again finds the currency's id kept (an hour).
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        tg.currencies(rsps)
+        rsps.get(tg.VARIANTS, json={"variants": [{"id": 7, "sku": "A"}]})
+        rsps.add_callback("POST", f"{tg.BASE}/purchase_orders", callback=post)
+        try:
+            services.purchase_order_send(purchase_order=order, account=order.account)
+            error = None
+        except (services.InventoryError, ProviderError) as raised:
+            error = raised
+    order.refresh_from_db()
+    return order, error, posted
+
+
+def _draft() -> PurchaseOrder:
+    return purchase_order(account=tg.make_account(), status="draft")
+
+
+def test_a_send_answered_in_another_currency_is_not_recorded():
+    # The answer is the order TradeGecko holds under the key: one in another
+    # currency than the currency_id posted is refused for staff, as
+    # NetSuite's read-back is, never recorded sent.
+    order = _draft()
+    order, error, posted = _send_answered(order, _at_gecko(order.public_id))
+    assert [body["currency_id"] for body in posted] == [EUR_ID]
+    assert error is not None
+    assert order.status != "sent" and order.external_reference == ""
+    assert f"currency record {SGD_ID}" in order.last_error
+    assert "EUR" in order.last_error
+
+
+def test_a_send_answered_in_its_currency_is_recorded():
+    order = _draft()
+    answer = _at_gecko(order.public_id, currency_id=EUR_ID)
+    order, error, _ = _send_answered(order, answer)
+    assert error is None
+    assert (order.status, order.external_reference) == ("sent", str(ERP_ID))
+
+
+def test_sent_again_the_same_key_answers_the_same_refusal():
+    # The POST placed the order: its key's life has begun, so a send again
+    # goes under the same key (one order), answered the first result again,
+    # refused again; past the key's life it is staff's (unresolved, then
+    # "Found at the ERP", compared as above).
+    order = _draft()
+    first, _, _ = _send_answered(order, _at_gecko(order.public_id))
+    assert first.send_tried_at is not None
+    again, error, posted = _send_answered(first, _at_gecko(order.public_id))
+    assert error is not None and len(posted) == 1
+    assert again.send_tried_at == first.send_tried_at
+    assert again.status == first.status and again.external_reference == ""
+    assert f"currency record {SGD_ID}" in again.last_error
