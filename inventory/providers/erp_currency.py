@@ -65,20 +65,20 @@ def held_check(
     wanted: str,
     *,
     cancelled: bool,
+    then: str = "then send the order again",
 ) -> None:
     """Refused for staff: the ERP holds ``request``'s order in its currency
     ``shown``, not ``wanted`` (the ERP's id of the order's currency), as a
     read-back or an order found by id or by our id shows. None shown (an
     ERP account booking in one currency) passes; so does an order cancelled
     there (nothing to receive or pay): recorded cancelled, never refused
-    for ever."""
+    for ever. ``then``: what staff do once it is corrected there."""
     if shown is None or shown == wanted or cancelled:
         return
     name = adapter.display_name
     raise HeldInAnotherCurrency(
-        f"{name} holds the order in its currency record {shown}, not "
-        f"{request.currency}'s ({wanted}), and sending it again does not change "
-        f"an order's currency there: correct the order's currency in {name} "
-        "(or cancel it there), then send the order again",
+        f"{name} holds the order in currency record {shown}, not "
+        f"{request.currency}'s ({wanted}); a send does not change it: "
+        f"correct it in {name} (or cancel it there), {then}",
         code="currency_mismatch",
     )

@@ -72,6 +72,8 @@ MAX_PAGE_SIZE = 250
 # ISO 4217 has fewer than 200 currencies: one page. An account listing
 # more than these pages is refused as such, never as "no such currency".
 CURRENCY_PAGES = 40
+# A send again under the key answers the first result for its 24 hours.
+CORRECTED_THEN = 'then "Found at the ERP" once unresolved (past the key\'s 24 hours)'
 
 
 class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
@@ -382,6 +384,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             str(shown) if is_id(shown) else None,
             str(wanted),
             cancelled=found.status == PurchaseOrderStatus.CANCELLED,
+            then=CORRECTED_THEN,
         )
         return found
 

@@ -166,3 +166,10 @@ def test_sent_again_the_same_key_answers_the_same_refusal():
     assert again.send_tried_at == first.send_tried_at
     assert again.status == first.status and again.external_reference == ""
     assert f"currency record {SGD_ID}" in again.last_error
+
+
+def test_staff_are_told_the_whole_way_out_within_the_stored_error():
+    # last_error keeps 255 characters: what to do must fit in them.
+    order = _draft()
+    order, _, _ = _send_answered(order, _at_gecko(order.public_id))
+    assert order.last_error.endswith("past the key's 24 hours)")
