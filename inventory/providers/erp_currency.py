@@ -9,7 +9,7 @@ from typing import Any
 
 from integrations import money
 from integrations.errors import Rejected
-from integrations.response_cache import fingerprint, get_or_compute
+from integrations.response_cache import fingerprint, forget, get_or_compute
 
 # Currencies are set up once per ERP; an hour bounds how long one deleted
 # there keeps being sent (the ERP then refuses the order).
@@ -37,16 +37,29 @@ def currency_ref(
             )
         return found
 
+    return str(
+        get_or_compute(
+            "erp_currency",
+            _ref_key(adapter, code),
+            ttl=CURRENCY_TTL_SECONDS,
+            compute=ask,
+        )
+    )
+
+
+def forget_currency_ref(adapter: Any, currency: str) -> None:
+    """The kept id of ``currency`` dropped: the next order looks it up."""
+    forget("erp_currency", _ref_key(adapter, money.validate_currency(currency)))
+
+
+def _ref_key(adapter: Any, code: str) -> str:
     # The ERP's host too: NetSuite numbers currencies per company, and an
     # account pointed at another company must not send the old one's ids.
-    key = fingerprint(
+    return fingerprint(
         account=adapter.account.pk,
         provider=adapter.code,
         host=adapter.base_url,
         code=code,
-    )
-    return str(
-        get_or_compute("erp_currency", key, ttl=CURRENCY_TTL_SECONDS, compute=ask)
     )
 
 

@@ -34,7 +34,12 @@ from inventory.providers.base import (
     StockLevelRecord,
     level_problem,
 )
-from inventory.providers.erp_currency import currency_ref, held_check
+from inventory.providers.erp_currency import (
+    HeldInAnotherCurrency,
+    currency_ref,
+    forget_currency_ref,
+    held_check,
+)
 from inventory.providers.tradegecko_errors import tradegecko_error_map
 from inventory.providers.tradegecko_paging import (
     ASCENDING,
@@ -378,14 +383,19 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         is ``wanted``, the order's (``held_check``, as NetSuite's)."""
         found = order_result(order)
         shown = order.get("currency_id")
-        held_check(
-            self,
-            request,
-            str(shown) if is_id(shown) else None,
-            str(wanted),
-            cancelled=found.status == PurchaseOrderStatus.CANCELLED,
-            then=CORRECTED_THEN,
-        )
+        try:
+            held_check(
+                self,
+                request,
+                str(shown) if is_id(shown) else None,
+                str(wanted),
+                cancelled=found.status == PurchaseOrderStatus.CANCELLED,
+                then=CORRECTED_THEN,
+            )
+        except HeldInAnotherCurrency:
+            # Nothing kept, as NetSuite's: the id kept an hour may be stale.
+            forget_currency_ref(self, request.currency)
+            raise
         return found
 
     def purchase_order_reference_problem(self, external_reference: str) -> str | None:

@@ -1,0 +1,62 @@
+"""r-inv47 review: a TradeGecko order refused as held in another currency
+keeps nothing for the next try, as NetSuite's refusal forgets its kept
+answer: the currency id looked up for the order's currency (kept an hour)
+may be the stale one, and staff who find the order in the right currency
+must not be refused again for that hour."""
+
+import copy
+
+import pytest
+import responses
+from django.urls import reverse
+
+from inventory.models import PurchaseOrder
+from tests.inventory.contract import harness_tradegecko as tg
+from tests.inventory.purchase_orders import purchase_order
+
+pytestmark = pytest.mark.django_db
+
+ERP_ID = 28381
+ORDER_URL = f"{tg.BASE}/purchase_orders/{ERP_ID}"
+# EUR as TradeGecko numbers it once deleted there and added again.
+EUR_AGAIN = 3000
+
+
+@pytest.fixture(autouse=True)
+def _one_attempt(settings):
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+
+
+@pytest.fixture
+def unresolved() -> PurchaseOrder:
+    order = purchase_order(account=tg.make_account(), status="unresolved")
+    assert order.currency == "EUR"
+    return order
+
+
+def _found(admin_client, order: PurchaseOrder, eur_id: int):
+    """Staff record TradeGecko's order ERP_ID, held in EUR_AGAIN, while its
+    currency list numbers EUR ``eur_id``."""
+    body = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
+    body["purchase_order"].update(
+        reference_number=order.public_id, currency_id=EUR_AGAIN
+    )
+    url = reverse("admin:inventory_purchaseorder_found_at_erp", args=[order.pk])
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        tg.currencies(rsps, listed={"EUR": eur_id})
+        rsps.get(ORDER_URL, json=body)
+        response = admin_client.post(url, {"external_reference": str(ERP_ID)})
+    order.refresh_from_db()
+    return response
+
+
+def test_a_refusal_keeps_no_currency_id_for_the_next_try(admin_client, unresolved):
+    # Looked up (and kept) as 2051: the order in 3000 is refused.
+    refused = _found(admin_client, unresolved, tg.CURRENCY_IDS["EUR"])
+    assert refused.status_code == 200
+    assert "currency record 3000" in refused.content.decode()
+    assert unresolved.status == "unresolved"
+    # TradeGecko numbers EUR 3000 now: the next try looks it up again.
+    response = _found(admin_client, unresolved, EUR_AGAIN)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert (unresolved.status, unresolved.external_reference) == ("sent", "28381")
