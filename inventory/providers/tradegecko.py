@@ -78,7 +78,8 @@ MAX_PAGE_SIZE = 250
 # more than these pages is refused as such, never as "no such currency".
 CURRENCY_PAGES = 40
 # A send again under the key answers the first result for its 24 hours.
-CORRECTED_THEN = 'then "Found at the ERP" once unresolved (past the key\'s 24 hours)'
+# Short: with two 19-digit ids the refusal is 254 of last_error's 255.
+CORRECTED_THEN = 'then "Found at the ERP" once unresolved (past the key\'s 24 h)'
 
 
 class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):

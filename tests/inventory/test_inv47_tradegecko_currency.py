@@ -172,4 +172,4 @@ def test_staff_are_told_the_whole_way_out_within_the_stored_error():
     # last_error keeps 255 characters: what to do must fit in them.
     order = _draft()
     order, _, _ = _send_answered(order, _at_gecko(order.public_id))
-    assert order.last_error.endswith("past the key's 24 hours)")
+    assert order.last_error.endswith("past the key's 24 h)")

@@ -10,6 +10,7 @@ import pytest
 import responses
 from django.urls import reverse
 
+from inventory import services
 from inventory.models import PurchaseOrder
 from tests.inventory.contract import harness_tradegecko as tg
 from tests.inventory.purchase_orders import purchase_order
@@ -60,3 +61,25 @@ def test_a_refusal_keeps_no_currency_id_for_the_next_try(admin_client, unresolve
     response = _found(admin_client, unresolved, EUR_AGAIN)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert (unresolved.status, unresolved.external_reference) == ("sent", "28381")
+
+
+def test_the_way_out_fits_the_stored_error_with_the_longest_ids():
+    # TradeGecko's ids run to 2**63 - 1 (is_id): both named in the refusal,
+    # the whole of what staff do must still fit last_error's 255 characters.
+    longest = 2**63 - 1
+    order = purchase_order(account=tg.make_account(), status="draft")
+    answer = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
+    answer["purchase_order"].update(
+        reference_number=order.public_id, currency_id=longest - 1
+    )
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        tg.currencies(rsps, listed={"EUR": longest})
+        rsps.get(tg.VARIANTS, json={"variants": [{"id": 7, "sku": "A"}]})
+        rsps.post(f"{tg.BASE}/purchase_orders", status=201, json=answer)
+        with pytest.raises(services.InventoryError):
+            services.purchase_order_send(purchase_order=order, account=order.account)
+    order.refresh_from_db()
+    assert f"currency record {longest - 1}, not EUR's ({longest})" in order.last_error
+    assert order.last_error.endswith(
+        'then "Found at the ERP" once unresolved (past the key\'s 24 h)'
+    )
