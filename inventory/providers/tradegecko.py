@@ -384,13 +384,21 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         is ``wanted``, the order's (``held_check``, as NetSuite's)."""
         found = order_result(order)
         shown = order.get("currency_id")
+        cancelled = found.status == PurchaseOrderStatus.CANCELLED
+        if not is_id(shown) and not cancelled:
+            # Every order carries one (no single-currency mode as NetSuite's):
+            # without it the order's currency is not known, so not recorded.
+            raise Unknown(
+                "TradeGecko sent a purchase order without its currency_id",
+                code="malformed_response",
+            )
         try:
             held_check(
                 self,
                 request,
                 str(shown) if is_id(shown) else None,
                 str(wanted),
-                cancelled=found.status == PurchaseOrderStatus.CANCELLED,
+                cancelled=cancelled,
                 then=CORRECTED_THEN,
             )
         except HeldInAnotherCurrency:

@@ -32,7 +32,13 @@ def _gecko(rsps, posted: list) -> None:
     def post(request):
         sent = json.loads(request.body)["purchase_order"]
         posted.append(sent)
-        answer = {"purchase_order": {"id": 9 + len(posted), "status": "active"}}
+        answer = {
+            "purchase_order": {
+                "id": 9 + len(posted),
+                "status": "active",
+                "currency_id": sent["currency_id"],
+            }
+        }
         return 201, {}, json.dumps(answer)
 
     rsps.add_callback("POST", f"{tg.BASE}/purchase_orders", callback=post)

@@ -50,7 +50,19 @@ def _place_order(rsps) -> list[dict]:
 
     def post(request):
         posted.append(json.loads(request.body)["purchase_order"])
-        return 201, {}, json.dumps({"purchase_order": {"id": 10, "status": "active"}})
+        return (
+            201,
+            {},
+            json.dumps(
+                {
+                    "purchase_order": {
+                        "id": 10,
+                        "status": "active",
+                        "currency_id": posted[-1]["currency_id"],
+                    }
+                }
+            ),
+        )
 
     rsps.add_callback("POST", f"{tg.BASE}/purchase_orders", callback=post)
     services.purchase_order_send(

@@ -10,6 +10,7 @@ import pytest
 import responses
 from django.urls import reverse
 
+from integrations.errors import ProviderError
 from inventory import services
 from inventory.models import PurchaseOrder
 from tests.inventory.contract import harness_tradegecko as tg
@@ -83,3 +84,57 @@ def test_the_way_out_fits_the_stored_error_with_the_longest_ids():
     assert order.last_error.endswith(
         'then "Found at the ERP" once unresolved (past the key\'s 24 h)'
     )
+
+
+@pytest.mark.parametrize("stated", [None, "4", "absent"])
+def test_an_order_stating_no_currency_id_is_not_recorded(admin_client, stated):
+    # Every TradeGecko purchase order carries an integer currency_id (the
+    # spec's recording; no single-currency mode as NetSuite's): one without
+    # is not compared, so never recorded as found in the order's currency.
+    order = purchase_order(account=tg.make_account(), status="unresolved")
+    body = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
+    body["purchase_order"].update(reference_number=order.public_id, currency_id=stated)
+    if stated == "absent":
+        del body["purchase_order"]["currency_id"]
+    url = reverse("admin:inventory_purchaseorder_found_at_erp", args=[order.pk])
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        tg.currencies(rsps)
+        rsps.get(ORDER_URL, json=body)
+        response = admin_client.post(url, {"external_reference": str(ERP_ID)})
+    order.refresh_from_db()
+    assert response.status_code == 200
+    assert "currency_id" in response.content.decode()
+    assert (order.status, order.external_reference) == ("unresolved", "")
+
+
+def test_a_send_answered_without_a_currency_id_is_not_recorded_sent():
+    order = purchase_order(account=tg.make_account(), status="draft")
+    answer = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
+    answer["purchase_order"]["reference_number"] = order.public_id
+    del answer["purchase_order"]["currency_id"]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        tg.currencies(rsps)
+        rsps.get(tg.VARIANTS, json={"variants": [{"id": 7, "sku": "A"}]})
+        rsps.post(f"{tg.BASE}/purchase_orders", status=201, json=answer)
+        with pytest.raises(ProviderError):
+            services.purchase_order_send(purchase_order=order, account=order.account)
+    order.refresh_from_db()
+    assert (order.status, order.external_reference) == ("draft", "")
+    assert order.last_error.startswith("malformed_response: ")
+    # Placed: its key's life has begun (a send again goes under the same key).
+    assert order.send_tried_at is not None
+
+
+def test_one_cancelled_there_needs_no_currency_id(admin_client):
+    order = purchase_order(account=tg.make_account(), status="unresolved")
+    body = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
+    body["purchase_order"].update(reference_number=order.public_id, status="void")
+    del body["purchase_order"]["currency_id"]
+    url = reverse("admin:inventory_purchaseorder_found_at_erp", args=[order.pk])
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        tg.currencies(rsps)
+        rsps.get(ORDER_URL, json=body)
+        response = admin_client.post(url, {"external_reference": str(ERP_ID)})
+    order.refresh_from_db()
+    assert response.status_code == 302
+    assert order.status == "cancelled"

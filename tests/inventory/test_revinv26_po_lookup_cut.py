@@ -99,7 +99,13 @@ def test_a_failed_look_up_leaves_the_order_sendable_a_day_later(answer):
         rsps.add(
             "POST",
             POSTS,
-            json={"purchase_order": {"id": 9, "status": "active"}},
+            json={
+                "purchase_order": {
+                    "id": 9,
+                    "status": "active",
+                    "currency_id": tg.CURRENCY_IDS["EUR"],
+                }
+            },
             status=201,
         )
         services.purchase_order_send(purchase_order=order)
