@@ -117,7 +117,9 @@ def done_relaxed(model: type[BatchRow], rows: Sequence[BatchRow]) -> set[int]:
                 held = model.objects.filter(
                     pk__in=ids, status=BatchRowStatus.RUNNING, claimed_at=claimed_at
                 )
-                found = list(held.select_for_update().values_list("pk", flat=True))
+                # By id, as batch_rows_wake takes them (no deadlock).
+                locking = held.order_by("pk").select_for_update()
+                found = list(locking.values_list("pk", flat=True))
                 model.objects.filter(pk__in=found).update(
                     status=BatchRowStatus.DONE,
                     last_error="",
@@ -134,15 +136,20 @@ def done_relaxed(model: type[BatchRow], rows: Sequence[BatchRow]) -> set[int]:
 
 
 def _done_sql(model: type[BatchRow], count: int) -> str:
+    """The rows are locked by id first (``locked``), the order batch_rows_wake
+    takes them in: in the UPDATE's plan order the two could deadlock."""
     meta = model._meta
     col = {name: meta.get_field(name).column for name in _DONE_COLUMNS}
+    table, pk = f'"{meta.db_table}"', f'"{meta.pk.column}"'
     marks = ", ".join(["%s"] * count)
     return (
-        f'UPDATE "{meta.db_table}" SET "{col["status"]}" = %s, '  # noqa: S608
+        f'UPDATE {table} SET "{col["status"]}" = %s, '  # noqa: S608
         f'"{col["last_error"]}" = \'\', "{col["next_attempt_at"]}" = NULL, '
-        f'"{col["done_at"]}" = statement_timestamp() FROM {RELAXED_FROM} '
-        f'WHERE "{meta.pk.column}" IN ({marks}) AND "{col["status"]}" = %s '
-        f'AND "{col["claimed_at"]}" = %s RETURNING "{meta.pk.column}"'
+        f'"{col["done_at"]}" = statement_timestamp() FROM {RELAXED_FROM}, '
+        f"(SELECT {pk} FROM {table} WHERE {pk} IN ({marks}) "
+        f'AND "{col["status"]}" = %s AND "{col["claimed_at"]}" = %s '
+        f"ORDER BY {pk} FOR UPDATE) AS locked "
+        f"WHERE {table}.{pk} = locked.{pk} RETURNING {table}.{pk}"
     )
 
 

@@ -158,17 +158,30 @@ def batch_rows_wake(*, rows: QuerySet) -> int:
     # Rows a worker holds now: marked first (their claim cleared their next
     # try), so one that meets the pause before this wake-up and defers
     # after it is due at once (``rows.defer``), not after a fresh wait.
-    rows.filter(status=BatchRowStatus.RUNNING).update(next_attempt_at=now)
-    waiting = rows.filter(
-        status=BatchRowStatus.PENDING,
-        defers__gt=0,
-        next_attempt_at__gt=now,
-    )
-    job_ids = sorted(set(waiting.values_list("job_id", flat=True)))
-    woken = waiting.filter(job_id__in=job_ids).update(next_attempt_at=now)
+    model = rows.model
+    with transaction.atomic():
+        held = _locked_ids(rows.filter(status=BatchRowStatus.RUNNING))
+        model.objects.filter(pk__in=held).update(next_attempt_at=now)
+        waiting = rows.filter(
+            status=BatchRowStatus.PENDING,
+            defers__gt=0,
+            next_attempt_at__gt=now,
+        )
+        ids = _locked_ids(waiting)
+        woken_rows = model.objects.filter(pk__in=ids)
+        job_ids = sorted(set(woken_rows.values_list("job_id", flat=True)))
+        woken = woken_rows.update(next_attempt_at=now)
     for job_id in job_ids:
         transaction.on_commit(partial(_enqueue, job_id, correlation.get() or ""))
     return woken
+
+
+def _locked_ids(rows: QuerySet) -> list[int]:
+    """Lock ``rows`` (theirs alone, not joined ones) by id, the order a
+    worker's done takes its chunk's in: one UPDATE locks in its plan's order,
+    and two statements taking the same rows in different orders deadlock."""
+    locking = rows.order_by("pk").select_for_update(of=("self",))
+    return list(locking.values_list("pk", flat=True))
 
 
 def _enqueue(job_id: int, correlation_id: str = "") -> None:
