@@ -24,7 +24,7 @@ from django_q.tasks import async_task, schedule
 
 from integrations import correlation
 from integrations.batch import state
-from integrations.batch.rows import due_rows, leases_for
+from integrations.batch.rows import due_rows, leases_for, locked_ids
 from integrations.batch.work import WorkResult, WorkState, batch_job_work
 from integrations.clock import database_now
 from integrations.models import (
@@ -160,28 +160,20 @@ def batch_rows_wake(*, rows: QuerySet) -> int:
     # after it is due at once (``rows.defer``), not after a fresh wait.
     model = rows.model
     with transaction.atomic():
-        held = _locked_ids(rows.filter(status=BatchRowStatus.RUNNING))
+        held = locked_ids(rows.filter(status=BatchRowStatus.RUNNING))
         model.objects.filter(pk__in=held).update(next_attempt_at=now)
         waiting = rows.filter(
             status=BatchRowStatus.PENDING,
             defers__gt=0,
             next_attempt_at__gt=now,
         )
-        ids = _locked_ids(waiting)
+        ids = locked_ids(waiting)
         woken_rows = model.objects.filter(pk__in=ids)
         job_ids = sorted(set(woken_rows.values_list("job_id", flat=True)))
         woken = woken_rows.update(next_attempt_at=now)
     for job_id in job_ids:
         transaction.on_commit(partial(_enqueue, job_id, correlation.get() or ""))
     return woken
-
-
-def _locked_ids(rows: QuerySet) -> list[int]:
-    """Lock ``rows`` (theirs alone, not joined ones) by id, the order a
-    worker's done takes its chunk's in: one UPDATE locks in its plan's order,
-    and two statements taking the same rows in different orders deadlock."""
-    locking = rows.order_by("pk").select_for_update(of=("self",))
-    return list(locking.values_list("pk", flat=True))
 
 
 def _enqueue(job_id: int, correlation_id: str = "") -> None:

@@ -1,11 +1,13 @@
-"""A wake-up marking the leased rows while their worker marks them done, on
-PostgreSQL: both statements lock the rows they change; taken in different
-orders (one by id, one in the table's physical order) the two wait on each
-other and one dies of "deadlock detected". Both take them by id.
+"""A wake-up marking the leased rows while their worker marks them done or
+hands them back, on PostgreSQL: each statement locks the rows it changes;
+taken in different orders (one by id, one in the table's physical order)
+the two wait on each other and one dies of "deadlock detected". All of them
+lock by id first (``rows.locked_ids``), whichever plan reads the table.
 
-Each side is paused (a test trigger waits on an advisory lock the test
-holds) right after it has locked its first row, so the two statements
-interleave the same way on every run, however loaded the machine is.
+The side reading the table is paused (a test trigger waits on an advisory
+lock the test holds) right after it has locked the first row it meets, so
+the statements interleave the same way on every run, however loaded the
+machine is.
 """
 
 import threading
@@ -15,7 +17,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 from integrations.batch import batch_job_create
-from integrations.batch.rows import claim_chunk, done_relaxed
+from integrations.batch.rows import claim_chunk, done_relaxed, release
 from integrations.batch.services import batch_rows_wake
 from integrations.clock import database_now
 from integrations.models import BatchItem, BatchRowStatus
@@ -65,7 +67,7 @@ def _side(name, pause_at, plan, work, pids, errors):
     try:
         with connection.cursor() as cursor:
             pause = "SELECT set_config('mail47.pause_at', %s, false)"
-            cursor.execute(pause, [str(pause_at)])
+            cursor.execute(pause, [str(pause_at or "")])
             for setting in plan:
                 cursor.execute(f"SET {setting} = off")
             cursor.execute("SELECT pg_backend_pid()")
@@ -87,54 +89,96 @@ def _waiting(pids) -> bool:
         return cursor.fetchone()[0] == len(pids)
 
 
-def test_a_wake_up_and_a_chunk_done_at_once_do_not_deadlock(enqueued, pause_trigger):
+def _leased_rows() -> list[BatchItem]:
     job = batch_job_create(
         kind="test.batch", handler=f"{H}.record", items=[("a", {}), ("b", {})]
     )
     rows = claim_chunk(BatchItem, job.pk, 10, database_now())
-    first, second = rows
     # The first row's live version now lies after the second's in the table,
     # as a row updated since its claim (a wake-up's mark) does.
-    BatchItem.objects.filter(pk=first.pk).update(last_error="")
+    BatchItem.objects.filter(pk=rows[0].pk).update(last_error="")
+    return rows
 
-    def wake() -> None:
-        with transaction.atomic():
-            batch_rows_wake(rows=BatchItem.objects.all())
 
-    def done() -> None:
-        assert done_relaxed(BatchItem, rows) == {first.pk, second.pk}
+def _wake() -> None:
+    with transaction.atomic():
+        batch_rows_wake(rows=BatchItem.objects.all())
 
+
+# Plans the planner may pick on a real table (its statistics decide): one
+# statement reads the table in its physical order, the other goes by the
+# primary key's index.
+TABLE_SCAN = ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan")
+BY_INDEX = ("enable_seqscan", "enable_bitmapscan")
+
+
+def _race(rows: list[BatchItem], worker, *, worker_scans: bool = False):
+    """The side reading the table (the wake-up, or with ``worker_scans`` the
+    worker) starts first and pauses at the row it meets first, the second;
+    the other starts once it waits (pausing at the first row if that is the
+    worker). Both let go once both wait. The errors each side raised."""
+    first, second = rows
     pids: dict[str, int] = {}
     errors: dict[str, BaseException] = {}
+    wake = ("wake", second.pk, TABLE_SCAN, _wake)
+    work = ("worker", first.pk, BY_INDEX, worker)
+    if worker_scans:
+        wake = ("wake", None, BY_INDEX, _wake)
+        work = ("worker", second.pk, TABLE_SCAN, worker)
+    order = [work, wake] if worker_scans else [wake, work]
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [PAUSE_KEY])
-    # The plans a big table gets: the wake-up reads the table in its
-    # physical order, the done goes by the primary key's index.
-    table_scan = ["enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"]
-    by_index = ["enable_seqscan", "enable_bitmapscan"]
     sides = [
-        threading.Thread(
-            target=_side, args=("wake", second.pk, table_scan, wake, pids, errors)
-        ),
-        threading.Thread(
-            target=_side, args=("done", first.pk, by_index, done, pids, errors)
-        ),
+        threading.Thread(target=_side, args=(*side, pids, errors)) for side in order
     ]
+    deadline = time.monotonic() + WAIT_SECONDS
     try:
-        sides[0].start()
-        deadline = time.monotonic() + WAIT_SECONDS
-        while "wake" not in pids or not _waiting(pids):
-            assert time.monotonic() < deadline, "the wake-up never paused"
-            time.sleep(0.05)
-        sides[1].start()
-        while len(pids) < 2 or not _waiting(pids):
-            assert time.monotonic() < deadline, "the two never both waited"
-            time.sleep(0.05)
+        for count, side in enumerate(sides, start=1):
+            side.start()
+            while len(pids) < count or not _waiting(pids):
+                assert time.monotonic() < deadline, "the sides never both waited"
+                time.sleep(0.05)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [PAUSE_KEY])
         for side in sides:
             side.join(timeout=WAIT_SECONDS)
-    assert errors == {}
+    return errors
+
+
+def test_a_wake_up_and_a_chunk_done_at_once_do_not_deadlock(enqueued, pause_trigger):
+    rows = _leased_rows()
+
+    def done() -> None:
+        assert done_relaxed(BatchItem, rows) == {row.pk for row in rows}
+
+    assert _race(rows, done) == {}
     statuses = set(BatchItem.objects.values_list("status", flat=True))
     assert statuses == {BatchRowStatus.DONE}
+
+
+def test_a_wake_up_and_a_chunk_handed_back_at_once_do_not_deadlock(
+    enqueued, pause_trigger
+):
+    rows = _leased_rows()
+
+    def hand_back() -> None:
+        assert release(BatchItem, rows) == 2
+
+    assert _race(rows, hand_back) == {}
+    pending = BatchItem.objects.filter(status=BatchRowStatus.PENDING, attempts=0)
+    assert pending.count() == 2
+
+
+@pytest.mark.parametrize("side", ["done", "hand_back"])
+def test_a_worker_reading_the_table_and_a_wake_up_do_not_deadlock(
+    enqueued, pause_trigger, side
+):
+    rows = _leased_rows()
+    workers = {
+        "done": lambda: done_relaxed(BatchItem, rows),
+        "hand_back": lambda: release(BatchItem, rows),
+    }
+
+    assert _race(rows, workers[side], worker_scans=True) == {}
+    assert not BatchItem.objects.filter(status=BatchRowStatus.RUNNING).exists()
