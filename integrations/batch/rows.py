@@ -117,7 +117,7 @@ def done_relaxed(model: type[BatchRow], rows: Sequence[BatchRow]) -> set[int]:
                 held = model.objects.filter(
                     pk__in=ids, status=BatchRowStatus.RUNNING, claimed_at=claimed_at
                 )
-                found = list(held.select_for_update().values_list("pk", flat=True))
+                found = locked_ids(held)
                 model.objects.filter(pk__in=found).update(
                     status=BatchRowStatus.DONE,
                     last_error="",
@@ -134,15 +134,20 @@ def done_relaxed(model: type[BatchRow], rows: Sequence[BatchRow]) -> set[int]:
 
 
 def _done_sql(model: type[BatchRow], count: int) -> str:
+    """The rows are locked by id first (``locked``), as ``locked_ids`` does:
+    in the UPDATE's plan order it could deadlock with a wake-up."""
     meta = model._meta
     col = {name: meta.get_field(name).column for name in _DONE_COLUMNS}
+    table, pk = f'"{meta.db_table}"', f'"{meta.pk.column}"'
     marks = ", ".join(["%s"] * count)
     return (
-        f'UPDATE "{meta.db_table}" SET "{col["status"]}" = %s, '  # noqa: S608
+        f'UPDATE {table} SET "{col["status"]}" = %s, '  # noqa: S608
         f'"{col["last_error"]}" = \'\', "{col["next_attempt_at"]}" = NULL, '
-        f'"{col["done_at"]}" = statement_timestamp() FROM {RELAXED_FROM} '
-        f'WHERE "{meta.pk.column}" IN ({marks}) AND "{col["status"]}" = %s '
-        f'AND "{col["claimed_at"]}" = %s RETURNING "{meta.pk.column}"'
+        f'"{col["done_at"]}" = statement_timestamp() FROM {RELAXED_FROM}, '
+        f"(SELECT {pk} FROM {table} WHERE {pk} IN ({marks}) "
+        f'AND "{col["status"]}" = %s AND "{col["claimed_at"]}" = %s '
+        f"ORDER BY {pk} FOR UPDATE) AS locked "
+        f"WHERE {table}.{pk} = locked.{pk} RETURNING {table}.{pk}"
     )
 
 
@@ -266,14 +271,25 @@ def release(model: type[BatchRow], rows: Sequence[BatchRow]) -> int:
     released = 0
     for claimed_at in {row.claimed_at for row in rows}:
         ids = [row.pk for row in rows if row.claimed_at == claimed_at]
-        released += model.objects.filter(
-            pk__in=ids, status=BatchRowStatus.RUNNING, claimed_at=claimed_at
-        ).update(
-            status=BatchRowStatus.PENDING,
-            claimed_at=None,
-            attempts=F("attempts") - 1,
-        )
+        with transaction.atomic():
+            held = model.objects.filter(
+                pk__in=ids, status=BatchRowStatus.RUNNING, claimed_at=claimed_at
+            )
+            released += model.objects.filter(pk__in=locked_ids(held)).update(
+                status=BatchRowStatus.PENDING,
+                claimed_at=None,
+                attempts=F("attempts") - 1,
+            )
     return released
+
+
+def locked_ids(rows: QuerySet) -> list[int]:
+    """Lock ``rows`` (theirs alone, not joined ones) by id; their ids. Every
+    statement changing many leased rows (a wake-up's mark, a chunk's done or
+    hand-back) takes them so: one UPDATE locks in its plan's order, and two
+    taking the same rows in different orders deadlock. In a transaction."""
+    locking = rows.order_by("pk").select_for_update(of=("self",))
+    return list(locking.values_list("pk", flat=True))
 
 
 def defer(model: type[BatchRow], row: BatchRow, reason: str, wait: float) -> int:

@@ -24,7 +24,7 @@ from django_q.tasks import async_task, schedule
 
 from integrations import correlation
 from integrations.batch import state
-from integrations.batch.rows import due_rows, leases_for
+from integrations.batch.rows import due_rows, leases_for, locked_ids
 from integrations.batch.work import WorkResult, WorkState, batch_job_work
 from integrations.clock import database_now
 from integrations.models import (
@@ -158,14 +158,19 @@ def batch_rows_wake(*, rows: QuerySet) -> int:
     # Rows a worker holds now: marked first (their claim cleared their next
     # try), so one that meets the pause before this wake-up and defers
     # after it is due at once (``rows.defer``), not after a fresh wait.
-    rows.filter(status=BatchRowStatus.RUNNING).update(next_attempt_at=now)
-    waiting = rows.filter(
-        status=BatchRowStatus.PENDING,
-        defers__gt=0,
-        next_attempt_at__gt=now,
-    )
-    job_ids = sorted(set(waiting.values_list("job_id", flat=True)))
-    woken = waiting.filter(job_id__in=job_ids).update(next_attempt_at=now)
+    model = rows.model
+    with transaction.atomic():
+        held = locked_ids(rows.filter(status=BatchRowStatus.RUNNING))
+        model.objects.filter(pk__in=held).update(next_attempt_at=now)
+        waiting = rows.filter(
+            status=BatchRowStatus.PENDING,
+            defers__gt=0,
+            next_attempt_at__gt=now,
+        )
+        ids = locked_ids(waiting)
+        woken_rows = model.objects.filter(pk__in=ids)
+        job_ids = sorted(set(woken_rows.values_list("job_id", flat=True)))
+        woken = woken_rows.update(next_attempt_at=now)
     for job_id in job_ids:
         transaction.on_commit(partial(_enqueue, job_id, correlation.get() or ""))
     return woken

@@ -21,7 +21,8 @@ from redis.exceptions import RedisError
 
 from integrations import metrics
 from integrations.breaker.store import BreakerStore
-from integrations.errors import ConfigurationError, NotProcessed, Outcome
+from integrations.breaker.verdict import classify, status_of
+from integrations.errors import NotProcessed
 from integrations.events import event_emit
 from integrations.limits import limit_values
 from integrations.models.accounts import BreakerMode
@@ -44,13 +45,6 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half_open"
 
 
-# Refusals of our own: nothing reached the provider, so they say nothing about
-# its health. "paced": a bulk call the account throttled, which we wait out.
-LOCAL_CODES = frozenset(
-    {"breaker_open", "rate_limited", "concurrency_limited", "paced"}
-)
-# Without an error object these statuses mean "not processed" or "unknown".
-_FAILING_STATUSES = frozenset({401, 403, 408, 429})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 _KEYS = (
@@ -232,7 +226,7 @@ class CircuitBreaker:
         http_status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        status = http_status if http_status is not None else _status_of(error)
+        status = http_status if http_status is not None else status_of(error)
         verdict = classify(error, status)
         self.store.note_outcome(verdict, self.config.open_seconds)
         outage.check()  # after the note: it counts in an outage too
@@ -509,24 +503,6 @@ def _closed_record(*, gen: int, at: float, reason: str) -> dict[str, Any]:
         "at": at,
         "reason": reason,
     }
-
-
-def _status_of(error: "ProviderError | None") -> int | None:
-    return getattr(error, "http_status", None)
-
-
-def classify(error: "ProviderError | None", status: int | None) -> bool | None:
-    """True: counts as a failure. False: the provider answered (healthy).
-    None: never reached the provider, or a paced throttle (ignored)."""
-    if error is not None and (
-        isinstance(error, ConfigurationError) or error.code in LOCAL_CODES
-    ):
-        return None
-    if status is not None and status >= 500:
-        return True
-    if error is None:
-        return status is None or status in _FAILING_STATUSES
-    return error.outcome in (Outcome.NOT_PROCESSED, Outcome.UNKNOWN)
 
 
 # Per account pk: (what the breaker was built from, the breaker). A breaker

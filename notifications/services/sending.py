@@ -9,7 +9,7 @@ still ``queued`` (its task lost, or no provider available) is enqueued again.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -157,7 +157,14 @@ def _existing(idempotency_key: str) -> EmailMessage | None:
 
 def email_message_enqueue(message: EmailMessage) -> None:
     """Send ``message`` from a task once the current transaction commits."""
-    transaction.on_commit(partial(_enqueue, message.pk))
+    email_messages_enqueue([message.pk])
+
+
+def email_messages_enqueue(pks: Iterable[int]) -> None:
+    """Send the messages of ``pks`` from tasks once the current transaction
+    commits, one task each."""
+    for pk in pks:
+        transaction.on_commit(partial(_enqueue, pk))
 
 
 def _enqueue(pk: int) -> None:

@@ -6,11 +6,9 @@ The subscriber is ``notifications.wiring.email_wake``."""
 
 import logging
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -18,7 +16,7 @@ from redis.exceptions import RedisError
 from integrations.batch import batch_rows_wake
 from integrations.clock import database_now
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
-from notifications.services.sending import _enqueue
+from notifications.services.sending import email_messages_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +51,7 @@ def email_waiting_wake() -> int:
     )
     pks = list(due.order_by("pk").values_list("pk", flat=True)[:WAKE_ENQUEUED])
     waiting.filter(pk__in=pks).update(updated_at=stamp)
-    for pk in pks:
-        transaction.on_commit(partial(_enqueue, pk))
+    email_messages_enqueue(pks)
     rows = batch_rows_wake(rows=BulkRecipient.objects.all())
     if woken or rows:
         logger.info("email waiting sends woken", extra={"woken": woken, "rows": rows})
