@@ -348,12 +348,15 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         )
 
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
+        return order_result(self._purchase_order(external_reference))
+
+    def _purchase_order(self, external_reference: str) -> dict[str, Any]:
         data = self.send(
             "GET",
             f"/purchase_orders/{path_id(external_reference)}",
             operation="get_purchase_order",
         )
-        return order_result(object_of(data, "purchase_order"))
+        return object_of(data, "purchase_order")
 
     def purchase_order_found_at(
         self, external_reference: str, request: PurchaseOrderRequest
@@ -361,16 +364,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         # Each order carries its own currency_id (the account's default
         # apart): one keyed in under our reference, or changed there, may be
         # in another. Compared as NetSuite's is; another order's is not ours.
-        data = self.none_if_not_found(
-            lambda: self.send(
-                "GET",
-                f"/purchase_orders/{path_id(external_reference)}",
-                operation="get_purchase_order",
-            )
-        )
-        if data is None:
+        order = self.none_if_not_found(lambda: self._purchase_order(external_reference))
+        if order is None:
             return None
-        order = object_of(data, "purchase_order")
         found = order_result(order)
         if found.external_id != request.external_id:
             return found
