@@ -15,8 +15,9 @@ Shippo reaches the same UPS service as its servicelevel token
 ``ups_next_day_air_early_am`` (public-api.yaml ServiceLevelUPSEnum), and its
 AddressBase ``phone`` is optional, so a Shippo label for it without the
 recipient's phone went out and came back refused (ship46). The rule is the
-same through Shippo: each test below that names no carrier runs at both
-(test_ship46_shippo_ups_early's cases, folded here).
+same through Shippo: each test below taking ``early`` runs at both
+(test_ship46_shippo_ups_early's cases, folded here); the quote for Early
+alone and the shop's failure list are UPS's only.
 """
 
 from dataclasses import replace
