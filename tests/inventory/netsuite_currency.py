@@ -1,5 +1,5 @@
 """Shared by the NetSuite purchase-order currency tests (inv42, r-inv42,
-inv44, inv45, inv46): SuiteQL's currency look-up answered or refused, draft
+inv44, inv45, inv46, r-inv46): SuiteQL's currency look-up answered or refused, draft
 EUR orders sent through the service with the item look-up, the upsert PUT and
 its read-back answered, and a NetSuite keeping its orders by external id.
 
@@ -132,6 +132,17 @@ def send(account, order=None):
         return order, error
     order.refresh_from_db()
     return order, None
+
+
+def sent_held_in(rsps, currency: str, account) -> tuple[dict, list, tuple]:
+    """EUR listed, and a draft EUR order sent at ``account`` to a NetSuite
+    whose read-back holds it in currency record ``currency``: that record
+    (a test may change it, as staff would in NetSuite), the bodies PUT, and
+    (order, error)."""
+    eur_listed(rsps)
+    held = record_in(currency)
+    puts = answer_orders(rsps, read_back=held)
+    return held, puts, send(account)
 
 
 def send_one(rsps, *, settings: dict | None = None) -> tuple[list, tuple]:

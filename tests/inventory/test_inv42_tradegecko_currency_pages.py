@@ -13,6 +13,7 @@ from inventory import services
 from inventory.providers.tradegecko import MAX_PAGE_SIZE
 from tests.inventory.contract import harness_tradegecko as tg
 from tests.inventory.purchase_orders import purchase_order as _order
+from tests.inventory.tradegecko_currency import orders_answered
 
 pytestmark = pytest.mark.django_db
 
@@ -45,26 +46,7 @@ def _currency(number: int, iso: str) -> dict:
 
 
 def _place_order(rsps) -> list[dict]:
-    posted: list[dict] = []
-    rsps.add("GET", tg.VARIANTS, json={"variants": [{"id": 7, "sku": "A"}]})
-
-    def post(request):
-        posted.append(json.loads(request.body)["purchase_order"])
-        return (
-            201,
-            {},
-            json.dumps(
-                {
-                    "purchase_order": {
-                        "id": 10,
-                        "status": "active",
-                        "currency_id": posted[-1]["currency_id"],
-                    }
-                }
-            ),
-        )
-
-    rsps.add_callback("POST", f"{tg.BASE}/purchase_orders", callback=post)
+    posted = orders_answered(rsps)
     services.purchase_order_send(
         purchase_order=_order(status="draft"), account=tg.make_account()
     )

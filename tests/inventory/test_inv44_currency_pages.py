@@ -13,13 +13,13 @@ import json
 import pytest
 import responses
 
-from integrations.errors import ProviderError
-from inventory import services
 from inventory.providers.tradegecko import MAX_PAGE_SIZE
 from tests.inventory.contract import harness_netsuite as ns
 from tests.inventory.contract import harness_tradegecko as tg
 from tests.inventory.netsuite_currency import account_with, answer_orders, send
 from tests.inventory.purchase_orders import purchase_order as make_order
+from tests.inventory.tradegecko_currency import orders_answered
+from tests.inventory.tradegecko_currency import send as tradegecko_send
 
 pytestmark = pytest.mark.django_db
 
@@ -53,33 +53,8 @@ def _tradegecko_currencies(rsps, *, total: int, eur_on: int | None) -> list[int]
 
 
 def _tradegecko_order(rsps) -> tuple[list[dict], object, Exception | None]:
-    posted: list[dict] = []
-    rsps.add("GET", tg.VARIANTS, json={"variants": [{"id": 7, "sku": "A"}]})
-
-    def post(request):
-        posted.append(json.loads(request.body)["purchase_order"])
-        return (
-            201,
-            {},
-            json.dumps(
-                {
-                    "purchase_order": {
-                        "id": 10,
-                        "status": "active",
-                        "currency_id": posted[-1]["currency_id"],
-                    }
-                }
-            ),
-        )
-
-    rsps.add_callback("POST", f"{tg.BASE}/purchase_orders", callback=post)
-    order = make_order(status="draft")
-    error = None
-    try:
-        services.purchase_order_send(purchase_order=order, account=tg.make_account())
-    except (services.InventoryError, ProviderError) as raised:
-        error = raised
-    order.refresh_from_db()
+    posted = orders_answered(rsps)
+    order, error = tradegecko_send(make_order(status="draft"), tg.make_account())
     return posted, order, error
 
 

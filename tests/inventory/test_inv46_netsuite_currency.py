@@ -11,7 +11,6 @@ never confirmed. The record is NetSuite's documented purchaseOrder
 
 import pytest
 import responses
-from django.urls import reverse
 
 from inventory.models import PurchaseOrder
 from tests.inventory.contract import harness_netsuite as ns
@@ -26,8 +25,13 @@ from tests.inventory.netsuite_currency import (
     one_attempt,  # noqa: F401 (a fixture, used by name)
     record_in,
     send,
+    sent_held_in,
 )
-from tests.inventory.purchase_orders import purchase_order
+from tests.inventory.purchase_orders import (
+    checked_by_staff,
+    found_at_erp_posted,
+    found_form_error,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_attempt")]
 
@@ -36,9 +40,7 @@ FOUND_URL = f"{ns.BASE}/record/v1/purchaseOrder/{ns.PO_INTERNAL_ID}"
 
 def test_a_normal_send_read_back_in_another_currency_is_amismatch():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        eur_listed(rsps)
-        puts = answer_orders(rsps, read_back=record_in(USD_ID))
-        order, error = send(account_with())
+        _, puts, (order, error) = sent_held_in(rsps, USD_ID, account_with())
     assert [body["currency"] for body in puts] == [{"id": EUR_ID}]
     assert error is not None
     mismatch(order, USD_ID)
@@ -48,10 +50,7 @@ def test_a_normal_send_read_back_in_another_currency_is_amismatch():
 def test_sent_again_it_is_read_not_upserted_until_corrected_in_netsuite():
     account = account_with()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        eur_listed(rsps)
-        held = record_in(USD_ID)
-        puts = answer_orders(rsps, read_back=held)
-        order, _ = send(account)
+        held, puts, (order, _) = sent_held_in(rsps, USD_ID, account)
         again, error = send(account, order)
         assert error is not None and len(puts) == 1
         mismatch(again, USD_ID)
@@ -66,34 +65,23 @@ def test_sent_again_it_is_read_not_upserted_until_corrected_in_netsuite():
 
 @pytest.fixture
 def unresolved() -> PurchaseOrder:
-    order = purchase_order(account=account_with(), status="unresolved")
-    PurchaseOrder.objects.filter(pk=order.pk).update(
-        last_error="unresolved: checked by staff", send_tried_at="2026-12-01T00:00Z"
-    )
-    order.refresh_from_db()
-    return order
+    return checked_by_staff(account_with())
 
 
 def _found(admin_client, order: PurchaseOrder, record: dict):
-    url = reverse("admin:inventory_purchaseorder_found_at_erp", args=[order.pk])
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         eur_listed(rsps)
         rsps.get(FOUND_URL, json=record)
-        response = admin_client.post(url, {"external_reference": ns.PO_INTERNAL_ID})
+        response = found_at_erp_posted(admin_client, order, ns.PO_INTERNAL_ID)
         asked = [c.request.url for c in rsps.calls]
     order.refresh_from_db()
     return response, asked
 
 
-def _form_error(response) -> str:
-    assert response.status_code == 200
-    return " ".join(response.context["form"].errors["external_reference"])
-
-
 def test_found_at_the_erp_in_another_currency_is_refused(admin_client, unresolved):
     record = {**record_in(USD_ID), "externalId": unresolved.public_id}
     response, _ = _found(admin_client, unresolved, record)
-    error = _form_error(response)
+    error = found_form_error(response)
     assert f"currency record {USD_ID}" in error and "EUR" in error
     assert (unresolved.status, unresolved.external_reference) == ("unresolved", "")
     assert unresolved.last_error == "unresolved: checked by staff"
@@ -111,7 +99,7 @@ def test_another_orders_currency_is_not_looked_up(admin_client, unresolved):
     # Not ours by its external id: refused as such, no currency asked.
     record = {**record_in(USD_ID), "externalId": "po_someone_else"}
     response, asked = _found(admin_client, unresolved, record)
-    assert "po_someone_else" in _form_error(response)
+    assert "po_someone_else" in found_form_error(response)
     assert asked == [FOUND_URL]
     assert unresolved.status == "unresolved"
 

@@ -8,23 +8,25 @@ whose currency was changed there. It is compared as NetSuite's is
 form error, the order left unresolved. The recorded order is currency 4
 (SGD); the test orders are EUR (2051 in the harness's currency list)."""
 
-import copy
-import json
-
 import pytest
-import responses
-from django.urls import reverse
 
-from integrations.errors import ProviderError
-from inventory import services
 from inventory.models import PurchaseOrder
 from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.purchase_orders import purchase_order
+from tests.inventory.purchase_orders import (
+    checked_by_staff,
+    found_form_error,
+    purchase_order,
+)
+from tests.inventory.tradegecko_currency import (
+    ERP_ID,
+    ORDER_URL,
+    at_gecko,
+    found_at_erp,
+    send_answered,
+)
 
 pytestmark = pytest.mark.django_db
 
-ERP_ID = 28381
-ORDER_URL = f"{tg.BASE}/purchase_orders/{ERP_ID}"
 SGD_ID, EUR_ID = tg.CURRENCY_IDS["SGD"], tg.CURRENCY_IDS["EUR"]
 
 
@@ -35,43 +37,17 @@ def _one_attempt(settings):
 
 @pytest.fixture
 def unresolved() -> PurchaseOrder:
-    order = purchase_order(account=tg.make_account(), status="unresolved")
+    order = checked_by_staff(tg.make_account())
     assert order.currency == "EUR"
-    PurchaseOrder.objects.filter(pk=order.pk).update(
-        last_error="unresolved: checked by staff", send_tried_at="2026-12-01T00:00Z"
-    )
-    order.refresh_from_db()
     return order
-
-
-def _at_gecko(reference: str | None, **fields) -> dict:
-    body = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
-    body["purchase_order"].update(reference_number=reference, **fields)
-    return body
-
-
-def _found(admin_client, order: PurchaseOrder, body: dict):
-    url = reverse("admin:inventory_purchaseorder_found_at_erp", args=[order.pk])
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        tg.currencies(rsps)
-        rsps.get(ORDER_URL, json=body)
-        response = admin_client.post(url, {"external_reference": str(ERP_ID)})
-        asked = [c.request.url.split("?")[0] for c in rsps.calls]
-    order.refresh_from_db()
-    return response, asked
-
-
-def _form_error(response) -> str:
-    assert response.status_code == 200
-    return " ".join(response.context["form"].errors["external_reference"])
 
 
 def test_found_at_the_erp_in_another_currency_is_refused(admin_client, unresolved):
     # The recording's own order: currency 4, SGD, under our reference.
-    body = _at_gecko(unresolved.public_id)
+    body = at_gecko(unresolved.public_id)
     assert body["purchase_order"]["currency_id"] == SGD_ID
-    response, asked = _found(admin_client, unresolved, body)
-    error = _form_error(response)
+    response, asked = found_at_erp(admin_client, unresolved, body)
+    error = found_form_error(response)
     assert f"currency record {SGD_ID}" in error and "EUR" in error
     assert asked == [ORDER_URL, tg.CURRENCIES]
     assert (unresolved.status, unresolved.external_reference) == ("unresolved", "")
@@ -79,8 +55,8 @@ def test_found_at_the_erp_in_another_currency_is_refused(admin_client, unresolve
 
 
 def test_found_at_the_erp_in_its_own_currency_is_recorded(admin_client, unresolved):
-    body = _at_gecko(unresolved.public_id, currency_id=EUR_ID)
-    response, _ = _found(admin_client, unresolved, body)
+    body = at_gecko(unresolved.public_id, currency_id=EUR_ID)
+    response, _ = found_at_erp(admin_client, unresolved, body)
     assert response.status_code == 302, response.content.decode()
     assert (unresolved.status, unresolved.external_reference) == ("sent", "28381")
     assert unresolved.last_error == ""
@@ -90,42 +66,19 @@ def test_one_cancelled_there_in_another_currency_is_recorded_cancelled(
     admin_client, unresolved
 ):
     # Nothing to receive or pay: recorded as it stands, never refused for ever.
-    body = _at_gecko(unresolved.public_id, status="void")
-    response, _ = _found(admin_client, unresolved, body)
+    body = at_gecko(unresolved.public_id, status="void")
+    response, _ = found_at_erp(admin_client, unresolved, body)
     assert response.status_code == 302
     assert unresolved.status == "cancelled"
 
 
 def test_another_orders_currency_is_not_looked_up(admin_client, unresolved):
     # Not ours by its reference number: refused as such, no currency asked.
-    body = _at_gecko("PO-SOMEONE-ELSE")
-    response, asked = _found(admin_client, unresolved, body)
-    assert "PO-SOMEONE-ELSE" in _form_error(response)
+    body = at_gecko("PO-SOMEONE-ELSE")
+    response, asked = found_at_erp(admin_client, unresolved, body)
+    assert "PO-SOMEONE-ELSE" in found_form_error(response)
     assert asked == [ORDER_URL]
     assert unresolved.status == "unresolved"
-
-
-def _send_answered(order: PurchaseOrder, answer: dict):
-    """``order`` sent, TradeGecko answering its POST with ``answer``; the
-    order read again, the error (if any) and the bodies posted."""
-    posted: list = []
-
-    def post(request):
-        posted.append(json.loads(request.body)["purchase_order"])
-        return 201, {}, json.dumps(answer)
-
-    # Not all asked: a send again finds the currency's id kept (an hour).
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        tg.currencies(rsps)
-        rsps.get(tg.VARIANTS, json={"variants": [{"id": 7, "sku": "A"}]})
-        rsps.add_callback("POST", f"{tg.BASE}/purchase_orders", callback=post)
-        try:
-            services.purchase_order_send(purchase_order=order, account=order.account)
-            error = None
-        except (services.InventoryError, ProviderError) as raised:
-            error = raised
-    order.refresh_from_db()
-    return order, error, posted
 
 
 def _draft() -> PurchaseOrder:
@@ -137,7 +90,7 @@ def test_a_send_answered_in_another_currency_is_not_recorded():
     # currency than the currency_id posted is refused for staff, as
     # NetSuite's read-back is, never recorded sent.
     order = _draft()
-    order, error, posted = _send_answered(order, _at_gecko(order.public_id))
+    order, error, posted = send_answered(order, at_gecko(order.public_id))
     assert [body["currency_id"] for body in posted] == [EUR_ID]
     assert error is not None
     assert order.status != "sent" and order.external_reference == ""
@@ -147,8 +100,8 @@ def test_a_send_answered_in_another_currency_is_not_recorded():
 
 def test_a_send_answered_in_its_currency_is_recorded():
     order = _draft()
-    answer = _at_gecko(order.public_id, currency_id=EUR_ID)
-    order, error, _ = _send_answered(order, answer)
+    answer = at_gecko(order.public_id, currency_id=EUR_ID)
+    order, error, _ = send_answered(order, answer)
     assert error is None
     assert (order.status, order.external_reference) == ("sent", str(ERP_ID))
 
@@ -159,9 +112,9 @@ def test_sent_again_the_same_key_answers_the_same_refusal():
     # refused again; past the key's life it is staff's (unresolved, then
     # "Found at the ERP", compared as above).
     order = _draft()
-    first, _, _ = _send_answered(order, _at_gecko(order.public_id))
+    first, _, _ = send_answered(order, at_gecko(order.public_id))
     assert first.send_tried_at is not None
-    again, error, posted = _send_answered(first, _at_gecko(order.public_id))
+    again, error, posted = send_answered(first, at_gecko(order.public_id))
     assert error is not None and len(posted) == 1
     assert again.send_tried_at == first.send_tried_at
     assert again.status == first.status and again.external_reference == ""
@@ -171,5 +124,5 @@ def test_sent_again_the_same_key_answers_the_same_refusal():
 def test_staff_are_told_the_whole_way_out_within_the_stored_error():
     # last_error keeps 255 characters: what to do must fit in them.
     order = _draft()
-    order, _, _ = _send_answered(order, _at_gecko(order.public_id))
+    order, _, _ = send_answered(order, at_gecko(order.public_id))
     assert order.last_error.endswith("past the key's 24 h)")

@@ -14,12 +14,10 @@ import responses
 from tests.inventory.netsuite_currency import (
     USD_ID,
     account_with,
-    answer_orders,
-    eur_listed,
     mismatch,
     one_attempt,  # noqa: F401 (a fixture, used by name)
-    record_in,
     send,
+    sent_held_in,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_attempt")]
@@ -31,10 +29,7 @@ def test_an_order_cancelled_in_netsuite_as_the_refusal_says_is_recorded_cancelle
 ):
     account = account_with()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        eur_listed(rsps)
-        held = record_in(USD_ID)
-        puts = answer_orders(rsps, read_back=held)
-        order, error = send(account)
+        held, puts, (order, error) = sent_held_in(rsps, USD_ID, account)
         assert error is not None
         mismatch(order, USD_ID)
         assert "cancel it there" in order.last_error
@@ -52,10 +47,7 @@ def test_an_open_order_still_in_another_currency_stays_a_mismatch():
     # is still refused until its currency is corrected.
     account = account_with()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        eur_listed(rsps)
-        held = record_in(USD_ID)
-        answer_orders(rsps, read_back=held)
-        order, _ = send(account)
+        held, _, (order, _) = sent_held_in(rsps, USD_ID, account)
         for code in ("A", "B", "F"):
             held["orderStatus"] = {"id": code, "refName": code}
             order, error = send(account, order)

@@ -4,22 +4,17 @@ answer: the currency id looked up for the order's currency (kept an hour)
 may be the stale one, and staff who find the order in the right currency
 must not be refused again for that hour."""
 
-import copy
-
 import pytest
-import responses
-from django.urls import reverse
 
 from integrations.errors import ProviderError
 from inventory import services
 from inventory.models import PurchaseOrder
 from tests.inventory.contract import harness_tradegecko as tg
 from tests.inventory.purchase_orders import purchase_order
+from tests.inventory.tradegecko_currency import at_gecko, found_at_erp, send_answered
 
 pytestmark = pytest.mark.django_db
 
-ERP_ID = 28381
-ORDER_URL = f"{tg.BASE}/purchase_orders/{ERP_ID}"
 # EUR as TradeGecko numbers it once deleted there and added again.
 EUR_AGAIN = 3000
 
@@ -39,16 +34,8 @@ def unresolved() -> PurchaseOrder:
 def _found(admin_client, order: PurchaseOrder, eur_id: int):
     """Staff record TradeGecko's order ERP_ID, held in EUR_AGAIN, while its
     currency list numbers EUR ``eur_id``."""
-    body = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
-    body["purchase_order"].update(
-        reference_number=order.public_id, currency_id=EUR_AGAIN
-    )
-    url = reverse("admin:inventory_purchaseorder_found_at_erp", args=[order.pk])
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        tg.currencies(rsps, listed={"EUR": eur_id})
-        rsps.get(ORDER_URL, json=body)
-        response = admin_client.post(url, {"external_reference": str(ERP_ID)})
-    order.refresh_from_db()
+    body = at_gecko(order.public_id, currency_id=EUR_AGAIN)
+    response, _ = found_at_erp(admin_client, order, body, listed={"EUR": eur_id})
     return response
 
 
@@ -69,17 +56,9 @@ def test_the_way_out_fits_the_stored_error_with_the_longest_ids():
     # the whole of what staff do must still fit last_error's 255 characters.
     longest = 2**63 - 1
     order = purchase_order(account=tg.make_account(), status="draft")
-    answer = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
-    answer["purchase_order"].update(
-        reference_number=order.public_id, currency_id=longest - 1
-    )
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        tg.currencies(rsps, listed={"EUR": longest})
-        rsps.get(tg.VARIANTS, json={"variants": [{"id": 7, "sku": "A"}]})
-        rsps.post(f"{tg.BASE}/purchase_orders", status=201, json=answer)
-        with pytest.raises(services.InventoryError):
-            services.purchase_order_send(purchase_order=order, account=order.account)
-    order.refresh_from_db()
+    answer = at_gecko(order.public_id, currency_id=longest - 1)
+    order, error, _ = send_answered(order, answer, listed={"EUR": longest})
+    assert isinstance(error, services.InventoryError), error
     assert f"currency record {longest - 1}, not EUR's ({longest})" in order.last_error
     assert order.last_error.endswith(
         'then "Found at the ERP" once unresolved (past the key\'s 24 h)'
@@ -92,16 +71,10 @@ def test_an_order_stating_no_currency_id_is_not_recorded(admin_client, stated):
     # spec's recording; no single-currency mode as NetSuite's): one without
     # is not compared, so never recorded as found in the order's currency.
     order = purchase_order(account=tg.make_account(), status="unresolved")
-    body = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
-    body["purchase_order"].update(reference_number=order.public_id, currency_id=stated)
+    body = at_gecko(order.public_id, currency_id=stated)
     if stated == "absent":
         del body["purchase_order"]["currency_id"]
-    url = reverse("admin:inventory_purchaseorder_found_at_erp", args=[order.pk])
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        tg.currencies(rsps)
-        rsps.get(ORDER_URL, json=body)
-        response = admin_client.post(url, {"external_reference": str(ERP_ID)})
-    order.refresh_from_db()
+    response, _ = found_at_erp(admin_client, order, body)
     assert response.status_code == 200
     assert "currency_id" in response.content.decode()
     assert (order.status, order.external_reference) == ("unresolved", "")
@@ -109,16 +82,10 @@ def test_an_order_stating_no_currency_id_is_not_recorded(admin_client, stated):
 
 def test_a_send_answered_without_a_currency_id_is_not_recorded_sent():
     order = purchase_order(account=tg.make_account(), status="draft")
-    answer = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
-    answer["purchase_order"]["reference_number"] = order.public_id
+    answer = at_gecko(order.public_id)
     del answer["purchase_order"]["currency_id"]
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        tg.currencies(rsps)
-        rsps.get(tg.VARIANTS, json={"variants": [{"id": 7, "sku": "A"}]})
-        rsps.post(f"{tg.BASE}/purchase_orders", status=201, json=answer)
-        with pytest.raises(ProviderError):
-            services.purchase_order_send(purchase_order=order, account=order.account)
-    order.refresh_from_db()
+    order, error, _ = send_answered(order, answer)
+    assert isinstance(error, ProviderError), error
     assert (order.status, order.external_reference) == ("draft", "")
     assert order.last_error.startswith("malformed_response: ")
     # Placed: its key's life has begun (a send again goes under the same key).
@@ -127,14 +94,8 @@ def test_a_send_answered_without_a_currency_id_is_not_recorded_sent():
 
 def test_one_cancelled_there_needs_no_currency_id(admin_client):
     order = purchase_order(account=tg.make_account(), status="unresolved")
-    body = copy.deepcopy(tg.load("purchase_order_created.json")["body"])
-    body["purchase_order"].update(reference_number=order.public_id, status="void")
+    body = at_gecko(order.public_id, status="void")
     del body["purchase_order"]["currency_id"]
-    url = reverse("admin:inventory_purchaseorder_found_at_erp", args=[order.pk])
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        tg.currencies(rsps)
-        rsps.get(ORDER_URL, json=body)
-        response = admin_client.post(url, {"external_reference": str(ERP_ID)})
-    order.refresh_from_db()
+    response, _ = found_at_erp(admin_client, order, body)
     assert response.status_code == 302
     assert order.status == "cancelled"

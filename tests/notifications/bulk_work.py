@@ -10,6 +10,10 @@ from notifications import rendering
 from notifications.models import BulkSend
 from notifications.services.bulk import bulk_send_create
 
+# A recipient whose message the primary cannot carry (``odd_waits``), and two
+# it can.
+ODD = "odd@example.com"
+OTHERS = ["ada@example.com", "bob@example.com"]
 # A body.txt that uses ``first_name``, which a recipient may lack.
 FIRST_NAME_BODY = "Hello {{ first_name }},\n\n{{ body }}\n\n{{ unsubscribe_url }}"
 
@@ -28,6 +32,11 @@ def newsletter_bulk(recipients: list[dict[str, Any]]) -> BulkSend:
         context={"headline": "Hi", "body": "News."},
         recipients=recipients,
     ).bulk_send
+
+
+def odd_and_others_bulk() -> BulkSend:
+    """A newsletter to ODD and OTHERS (``newsletter_bulk``)."""
+    return newsletter_bulk([{"email": ODD}, *({"email": e} for e in OTHERS)])
 
 
 def newsletter_edit(templates: Path, body: str) -> None:

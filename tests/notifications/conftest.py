@@ -16,6 +16,7 @@ from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
 from notifications.services import sending
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
+from tests.notifications.bulk_work import ODD
 
 
 @pytest.fixture
@@ -91,3 +92,19 @@ def all_wait(email_accounts, monkeypatch, no_batch_tasks) -> None:
 
     monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
     breaker_mode_set(account=email_accounts[1], mode=BreakerMode.FORCED_OPEN)
+
+
+@pytest.fixture
+def odd_waits(email_accounts, monkeypatch) -> None:
+    """A (the primary) refuses ODD's message for good, it cannot carry it;
+    B, which could, is under staff's maintenance: ODD's message waits."""
+    primary, secondary = email_accounts
+    original = SandboxEmailAdapter.deliver
+
+    def deliver(self, message, **kwargs):
+        if self.account.slug == primary.slug and ODD in message.to:
+            raise unsupported_message("relay A lacks SMTPUTF8")
+        return original(self, message, **kwargs)
+
+    monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
+    breaker_mode_set(account=secondary, mode=BreakerMode.FORCED_OPEN, actor="ops")

@@ -13,14 +13,11 @@ from integrations.clock import database_now
 from integrations.models import BatchJob, BatchRowStatus
 from integrations.models.accounts import BreakerMode
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
-from notifications.providers.outcomes import unsupported_message
-from notifications.providers.sandbox import SandboxEmailAdapter
 from notifications.services import bulk_send, email_waiting_wake
-from notifications.services.bulk import bulk_send_cancel, bulk_send_create
+from notifications.services.bulk import bulk_send_cancel
+from tests.notifications.bulk_work import ODD, odd_and_others_bulk
 
 pytestmark = pytest.mark.django_db
-ODD = "odd@example.com"
-OTHERS = ["ada@example.com", "bob@example.com"]
 
 
 @pytest.fixture
@@ -35,25 +32,11 @@ def enqueued(monkeypatch) -> list[int]:
 
 
 @pytest.fixture
-def waiting_row(email_accounts, enqueued, monkeypatch, settings):
+def waiting_row(enqueued, odd_waits, settings):
     """ODD's row, which only the paused B can send, waiting alone minutes
     away (three waits in a row); the others sent by A."""
     settings.EMAIL_RETRY_AFTER_SECONDS = 60
-    primary, secondary = email_accounts
-    original = SandboxEmailAdapter.deliver
-
-    def deliver(self, message, **kwargs):
-        if self.account.slug == primary.slug and ODD in message.to:
-            raise unsupported_message("relay A lacks SMTPUTF8")
-        return original(self, message, **kwargs)
-
-    monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
-    breaker_mode_set(account=secondary, mode=BreakerMode.FORCED_OPEN, actor="ops")
-    bulk = bulk_send_create(
-        template="newsletter",
-        context={"headline": "Hi", "body": "News."},
-        recipients=[{"email": ODD}, *({"email": e} for e in OTHERS)],
-    ).bulk_send
+    bulk = odd_and_others_bulk()
     for _ in range(3):
         batch_job_work(job_id=bulk.job_id, budget_seconds=0)
         BulkRecipient.objects.filter(bulk_send=bulk, email=ODD).update(

@@ -8,47 +8,22 @@ import pytest
 from rest_framework.test import APIClient
 
 from integrations.batch import batch_job_cancel, batch_job_work
-from integrations.batch import services as batch_services
-from integrations.breaker import breaker_mode_set
 from integrations.models import BatchJob
-from integrations.models.accounts import BreakerMode
 from notifications.models import EmailMessage, EmailStatus
-from notifications.providers.outcomes import unsupported_message
-from notifications.providers.sandbox import SandboxEmailAdapter
 from notifications.services import email_messages_sweep
-from notifications.services.bulk import bulk_send_counts, bulk_send_create
+from notifications.services.bulk import bulk_send_counts
 from notifications.services.failures import public_error
 from tests.factories import ApiKeyFactory
+from tests.notifications.bulk_work import ODD, odd_and_others_bulk
 
-pytestmark = pytest.mark.django_db
-
-ODD = "odd@example.com"
-OTHERS = ["ada@example.com", "bob@example.com"]
-
-
-@pytest.fixture(autouse=True)
-def waiting(email_accounts, monkeypatch) -> None:
-    """The primary cannot carry ODD's message; the secondary is paused."""
-    primary, secondary = email_accounts
-    original = SandboxEmailAdapter.deliver
-
-    def deliver(self, message, **kwargs):
-        if self.account.slug == primary.slug and ODD in message.to:
-            raise unsupported_message("relay A lacks SMTPUTF8")
-        return original(self, message, **kwargs)
-
-    monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
-    monkeypatch.setattr(batch_services, "async_task", lambda *a, **kw: None)
-    monkeypatch.setattr(batch_services, "schedule", lambda *a, **kw: None)
-    breaker_mode_set(account=secondary, mode=BreakerMode.FORCED_OPEN)
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("no_batch_tasks", "odd_waits"),
+]
 
 
 def _bulk_with_a_waiting_row():
-    bulk = bulk_send_create(
-        template="newsletter",
-        context={"headline": "Hi", "body": "News."},
-        recipients=[{"email": ODD}, *({"email": e} for e in OTHERS)],
-    ).bulk_send
+    bulk = odd_and_others_bulk()
     for _ in range(3):
         batch_job_work(job_id=bulk.job_id, budget_seconds=0)
     assert bulk_send_counts(bulk) == {"sent": 2, "waiting": 1}

@@ -1,4 +1,4 @@
-"""Set-up shared by the carrier state tests (test_ship40_* to test_ship44_*):
+"""Set-up shared by the carrier state tests (test_ship40_* to test_ship46_*):
 a quote or a label at UPS and a pickup at FedEx over their fixtures, each
 returning the answer and what was sent to the carrier; every carrier's
 harness, a request's US states rewritten, and what went over the wire."""
@@ -92,6 +92,15 @@ def assert_passes_every_check(harness, cases) -> None:
     adapter = registry.get_adapter(harness.make_account())
     for case in cases:
         adapter.check_shipment(state_request(*case))  # no refusal
+
+
+def check_refused(harness, country: str, state: str, postal_code: str = ""):
+    """The refusal (``InvalidShippingRequest``) of ``harness``'s carrier's
+    checks for a quote to ``state_request(country, state, postal_code)``."""
+    adapter = registry.get_adapter(harness.make_account())
+    with pytest.raises(InvalidShippingRequest) as refused:
+        adapter.check_shipment(state_request(country, state, postal_code))
+    return refused.value
 
 
 def pickup_and_check_states_sent(states: dict[str, str], key: str) -> list[str]:

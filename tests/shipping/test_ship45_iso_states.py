@@ -15,13 +15,11 @@ where it names that territory (US-PR in Puerto Rico).
 
 import pytest
 
-from integrations import registry
 from shipping.api_examples import RATE_REQUEST
-from shipping.providers.validation import InvalidShippingRequest
 from tests.shipping.state_cases import (
     EVERY,
     assert_passes_every_check,
-    state_request,
+    check_refused,
     ups_quote,
 )
 
@@ -37,13 +35,6 @@ TORONTO = {
     "country_code": "CA",
     "phone": "+1 416 555 0100",
 }
-
-
-def _refused(harness, country: str, state: str, postal_code: str = ""):
-    adapter = registry.get_adapter(harness.make_account())
-    with pytest.raises(InvalidShippingRequest) as refused:
-        adapter.check_shipment(state_request(country, state, postal_code))
-    return refused.value
 
 
 @pytest.mark.parametrize("state", ["CA-ON", "ca-on", "CA - ON"])
@@ -68,7 +59,7 @@ def test_an_iso_code_of_the_address_country_passes_every_carrier_check(harness):
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
 @pytest.mark.parametrize("state", ["US-NY", "au-nsw"])
 def test_another_countrys_iso_code_in_canada_is_invalid_state(harness, state):
-    refused = _refused(harness, "CA", state, "M5H1A1")
+    refused = check_refused(harness, "CA", state, "M5H1A1")
 
     assert (refused.param, refused.code) == ("to_address.state_code", "invalid_state")
     assert "country prefix other than the address's country (CA)" in refused.message
@@ -78,7 +69,7 @@ def test_another_countrys_iso_code_in_canada_is_invalid_state(harness, state):
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
 @pytest.mark.parametrize(("country", "state"), [("PR", "US-IL"), ("GU", "us-pr")])
 def test_a_us_code_at_a_territory_must_name_it(harness, country, state):
-    refused = _refused(harness, country, state, "00901")
+    refused = check_refused(harness, country, state, "00901")
 
     assert (refused.param, refused.code) == ("to_address.state_code", "invalid_state")
     assert f"US-{country}" in refused.message

@@ -1,4 +1,5 @@
-"""UPS Next Day Air Early needs the recipient's phone at home too (ship45).
+"""UPS Next Day Air Early needs the recipient's phone at home too (ship45),
+bought from UPS or through Shippo (ship46).
 
 Shipping.yaml ShipTo_Phone.Number: "Consignee's phone Number. Required for:
 UPS Next Day Air® Early service, and when Ship To country or territory is
@@ -9,9 +10,16 @@ and came back refused. Now it is a 400 ``missing_field`` naming
 ``to_address.phone`` at our API before any call, and an all-services quote
 leaves that one service out, listed among the shop's failures with the
 reason (``service_code`` "14"), instead of refusing the whole quote.
+
+Shippo reaches the same UPS service as its servicelevel token
+``ups_next_day_air_early_am`` (public-api.yaml ServiceLevelUPSEnum), and its
+AddressBase ``phone`` is optional, so a Shippo label for it without the
+recipient's phone went out and came back refused (ship46). The rule is the
+same through Shippo: each test below taking ``early`` runs at both
+(test_ship46_shippo_ups_early's cases, folded here); the quote for Early
+alone and the shop's failure list are UPS's only.
 """
 
-import copy
 from dataclasses import replace
 
 import pytest
@@ -24,6 +32,7 @@ from shipping.providers.ups import UPSAdapter
 from shipping.providers.validation import InvalidShippingRequest
 from tests.shipping.contract import harness_ups
 from tests.shipping.contract import requests as shared
+from tests.shipping.early_cases import EARLY, NO_PHONE, Early, ups_shop_answered
 from tests.shipping.helpers import SHIPMENTS, post_as_writer, stored_quote
 
 # The API's example without its phones.
@@ -35,32 +44,19 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-NO_PHONE = replace(shared.RECIPIENT, phone="")
+at_each_carrier = pytest.mark.parametrize(
+    "early", list(EARLY.values()), ids=list(EARLY)
+)
 
 
-def _shop_with_early() -> dict:
-    # UPS's Shop answer with a Next Day Air Early rate besides the others.
-    answer = harness_ups.load("rate_shop.json")
-    rated = answer["RateResponse"]["RatedShipment"]
-    early = copy.deepcopy(rated[0])
-    early["Service"]["Code"] = "14"
-    rated.append(early)
-    return answer
-
-
-def _quote(request):
-    adapter = UPSAdapter(harness_ups.make_account())
+@at_each_carrier
+def test_an_early_label_at_home_without_the_recipients_phone_is_refused(
+    early: Early,
+):
+    adapter = early.adapter(early.harness.make_account())
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        mocked.replace(responses.POST, harness_ups.RATES_URL, json=_shop_with_early())
-        return adapter.rates(request)
-
-
-def test_an_early_label_at_home_without_the_recipients_phone_is_refused():
-    adapter = UPSAdapter(harness_ups.make_account())
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        label = harness_ups.label(mocked, None)
-        label = replace(label, service_code="14", to_address=NO_PHONE)
+        label = early.harness.label(mocked, None)
+        label = replace(label, service_code=early.code, to_address=NO_PHONE)
         with pytest.raises(InvalidShippingRequest) as refused:
             adapter.create_label(label)
         assert list(mocked.calls) == []
@@ -73,22 +69,26 @@ def test_an_early_label_at_home_without_the_recipients_phone_is_refused():
     assert not ProviderCall.objects.exists()
 
 
-def test_an_early_label_with_the_phone_and_other_services_without_pass():
-    adapter = UPSAdapter(harness_ups.make_account())
+@at_each_carrier
+def test_an_early_label_with_the_phone_and_other_services_without_pass(
+    early: Early,
+):
+    adapter = early.adapter(early.harness.make_account())
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        label = harness_ups.label(mocked, None)
-    adapter.check_shipment(replace(label, service_code="14"))
-    adapter.check_shipment(replace(label, service_code="01", to_address=NO_PHONE))
+        label = early.harness.label(mocked, None)
+    adapter.check_shipment(replace(label, service_code=early.code))
+    for code in early.others:
+        adapter.check_shipment(replace(label, service_code=code, to_address=NO_PHONE))
 
 
-def test_an_all_services_quote_leaves_early_out_and_keeps_the_others():
-    with_phone = _quote(shared.rate_request())
-    without = _quote(shared.rate_request(to_address=NO_PHONE))
+@at_each_carrier
+def test_an_all_services_quote_leaves_early_out_and_keeps_the_others(early: Early):
+    with_phone = early.quoted_codes(shared.rate_request())
+    without = early.quoted_codes(shared.rate_request(to_address=NO_PHONE))
 
-    assert "14" in {rate.service_code for rate in with_phone}
-    codes = {rate.service_code for rate in without}
-    assert "14" not in codes
-    assert codes == {rate.service_code for rate in with_phone} - {"14"}
+    assert early.code in with_phone
+    assert early.code not in without
+    assert without == with_phone - {early.code}
 
 
 def test_a_quote_for_early_alone_is_refused_before_any_call():
@@ -106,8 +106,7 @@ def test_a_shop_lists_the_early_service_left_out_with_its_reason():
 
     harness_ups.make_account()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        mocked.replace(responses.POST, harness_ups.RATES_URL, json=_shop_with_early())
+        ups_shop_answered(mocked)
         reply = post_as_writer(NO_PHONES)
 
     assert reply.status_code == 200, reply.json()
@@ -121,15 +120,19 @@ def test_a_shop_lists_the_early_service_left_out_with_its_reason():
     assert "UPS Next Day Air Early" in failure["message"]
 
 
-def test_buying_an_early_quote_without_the_phone_is_a_400_before_any_shipment():
-    account = harness_ups.make_account()
+@at_each_carrier
+def test_buying_an_early_quote_without_the_phone_is_a_400_before_any_shipment(
+    early: Early,
+):
+    account = early.harness.make_account()
     request = shared.rate_request(to_address=NO_PHONE)
     quote = stored_quote(
-        account, request, carrier="UPS", service_code="14", service_name="Early"
+        account, request, carrier="UPS", service_code=early.code, service_name="Early"
     )
+    key = f"early-{account.provider}"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         reply = post_as_writer(
-            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="s45-early"
+            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY=key
         )
         assert list(mocked.calls) == []
 

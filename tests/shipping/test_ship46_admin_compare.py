@@ -7,12 +7,11 @@ quote": the heading said UPS did not quote right above UPS's prices. It now
 says what the table holds, carriers and single services not quoted.
 """
 
-import copy
-
 import pytest
 import responses
 
 from tests.shipping.contract import harness_ups
+from tests.shipping.early_cases import ups_shop_answered
 from tests.shipping.test_admin import COMPARE, FORM
 
 pytestmark = [
@@ -21,20 +20,10 @@ pytestmark = [
 ]
 
 
-def _shop_with_early() -> dict:
-    answer = harness_ups.load("rate_shop.json")
-    rated = answer["RateResponse"]["RatedShipment"]
-    early = copy.deepcopy(rated[0])
-    early["Service"]["Code"] = "14"
-    rated.append(early)
-    return answer
-
-
 def test_a_service_left_out_is_listed_under_a_heading_that_says_so(admin_client):
     harness_ups.make_account()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        mocked.replace(responses.POST, harness_ups.RATES_URL, json=_shop_with_early())
+        ups_shop_answered(mocked)
         page = admin_client.post(COMPARE, FORM | {"from_phone": "", "to_phone": ""})
 
     html = page.content.decode()

@@ -27,10 +27,9 @@ import pytest
 import responses
 
 from integrations import registry
-from shipping.providers.validation import InvalidShippingRequest
 from tests.shipping.contract import harness_fedex, harness_ups
 from tests.shipping.contract import requests as shared
-from tests.shipping.state_cases import EVERY, state_request, ups_label
+from tests.shipping.state_cases import EVERY, check_refused, state_request, ups_label
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -45,13 +44,6 @@ CORK = {
     "state_code": "IE-CO",
     "phone": "+353 21 555 0100",
 }
-
-
-def _refused(harness, country: str, state: str, postal_code: str = ""):
-    adapter = registry.get_adapter(harness.make_account())
-    with pytest.raises(InvalidShippingRequest) as refused:
-        adapter.check_shipment(state_request(country, state, postal_code))
-    return refused.value
 
 
 @pytest.mark.parametrize("state", ["IE-CO", "ie-co"])
@@ -87,7 +79,7 @@ def test_an_irish_iso_code_is_not_sent_to_fedex_as_a_state():
 def test_a_us_states_code_or_name_at_a_puerto_rico_address_is_invalid_state(
     harness, state
 ):
-    refused = _refused(harness, "PR", state, "00901")
+    refused = check_refused(harness, "PR", state, "00901")
 
     assert (refused.param, refused.code) == ("to_address.state_code", "invalid_state")
     assert "PR" in refused.message
@@ -99,7 +91,7 @@ def test_a_us_states_code_or_name_at_a_puerto_rico_address_is_invalid_state(
 def test_china_s_code_for_hong_kong_says_hong_kong_is_a_country_of_its_own(
     harness, country
 ):
-    refused = _refused(harness, country, "CN-HK", "999077")
+    refused = check_refused(harness, country, "CN-HK", "999077")
 
     assert (refused.param, refused.code) == ("to_address.state_code", "invalid_state")
     assert "Hong Kong" in refused.message
