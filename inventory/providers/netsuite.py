@@ -35,6 +35,7 @@ from inventory.providers.base import (
     readable_levels,
 )
 from inventory.providers.netsuite_currency import (
+    SEND_AGAIN,
     SINGLE_CURRENCY_SETTING,
     clean_single_currency,
     found_in_currency,
@@ -437,6 +438,15 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             return found
         return self._in_currency(record, request)
 
+    def purchase_order_recorded(
+        self, external_reference: str, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
+        # Ours by the reference we stored: compared whatever its external id.
+        record = self._record(_record_path(external_reference))
+        if record is None:
+            return None
+        return self._in_currency(record, request, then="then refresh the order")
+
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         return read_order(
             self.call(
@@ -450,11 +460,14 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         )
 
     def _in_currency(
-        self, record: dict[str, Any], request: PurchaseOrderRequest
+        self, record: dict[str, Any], request: PurchaseOrderRequest, then: str = ""
     ) -> PurchaseOrderResult:
         """``request``'s order as NetSuite holds it, once its currency is
-        the order's (``found_in_currency``)."""
-        return read_order(found_in_currency(self, request, self.currency_rows, record))
+        the order's (``found_in_currency``; ``then``: what staff do once it
+        is corrected, a send again unless said)."""
+        rows = self.currency_rows
+        checked = found_in_currency(self, request, rows, record, then or SEND_AGAIN)
+        return read_order(checked)
 
     def item_ids(self, skus: list[str]) -> dict[str, str]:
         """Internal ids of the items whose item id (our SKU) is in ``skus``:

@@ -80,6 +80,8 @@ CURRENCY_PAGES = 40
 # A send again under the key answers the first result for its 24 hours.
 # Short: with two 19-digit ids the refusal is 254 of last_error's 255.
 CORRECTED_THEN = 'then "Found at the ERP" once unresolved (past the key\'s 24 h)'
+# An order we recorded (a refresh, a send again's follow-back): read again.
+RECORDED_THEN = "then refresh the order"
 
 
 class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
@@ -370,11 +372,32 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         found = order_result(order)
         if found.external_id != request.external_id:
             return found
+        return self._compared(order, request)
+
+    def purchase_order_recorded(
+        self, external_reference: str, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
+        # Ours by the id we stored (its reference_number may be edited there).
+        order = self.none_if_not_found(lambda: self._purchase_order(external_reference))
+        if order is None:
+            return None
+        return self._compared(order, request, then=RECORDED_THEN)
+
+    def _compared(
+        self,
+        order: dict[str, Any],
+        request: PurchaseOrderRequest,
+        then: str = CORRECTED_THEN,
+    ) -> PurchaseOrderResult:
         wanted = currency_ref(self, request.currency, self._currency_listed)
-        return self._in_currency(order, request, int(wanted))
+        return self._in_currency(order, request, int(wanted), then=then)
 
     def _in_currency(
-        self, order: dict[str, Any], request: PurchaseOrderRequest, wanted: int
+        self,
+        order: dict[str, Any],
+        request: PurchaseOrderRequest,
+        wanted: int,
+        then: str = CORRECTED_THEN,
     ) -> PurchaseOrderResult:
         """``request``'s order as TradeGecko holds it, once its ``currency_id``
         is ``wanted``, the order's (``held_check``, as NetSuite's)."""
@@ -395,7 +418,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 str(shown) if is_id(shown) else None,
                 str(wanted),
                 cancelled=cancelled,
-                then=CORRECTED_THEN,
+                then=then,
             )
         except HeldInAnotherCurrency:
             # Nothing kept, as NetSuite's: the id kept an hour may be stale.

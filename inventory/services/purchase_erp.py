@@ -10,8 +10,10 @@ from django.db.models.functions import Now
 from integrations import registry
 from integrations.errors import ProviderError, Unknown
 from integrations.models import ProviderAccount
+from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers import base as erp
+from inventory.providers.erp_currency import HeldInAnotherCurrency
 from inventory.services.errors import InventoryError
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ RANK = {
     PurchaseOrderStatus.CANCELLED: 3,
 }
 STATUS_FIELDS = ("status", "raw_status", "updated_at")
+# How a send's or a refresh's currency refusal starts in ``last_error``.
+MISMATCH_PREFIX = "currency_mismatch: "
 
 
 def stored_reference_check(result: erp.PurchaseOrderResult) -> erp.PurchaseOrderResult:
@@ -142,13 +146,38 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
     adapter = adapter_of(
         purchase_order.account, f"{purchase_order.public_id} is not asked there"
     )
-    result = adapter.purchase_order_status(purchase_order.external_reference)
+    try:
+        result = adapter.purchase_order_recorded(
+            purchase_order.external_reference, order_request(purchase_order)
+        )
+    except HeldInAnotherCurrency as error:
+        raise currency_mismatch_kept(purchase_order, error) from None
     if result is None:
         purchase_order.last_error = "not_found: the ERP has no such order"
         stamped_save(purchase_order, "last_error")
         return purchase_order
     apply_status(purchase_order, result)
+    # Corrected at the ERP since: the refusal this read would repeat is gone.
+    PurchaseOrder.objects.filter(
+        pk=purchase_order.pk, last_error__startswith=MISMATCH_PREFIX
+    ).update(last_error="", updated_at=Now())
+    purchase_order.refresh_from_db(fields=["last_error", "updated_at"])
     return purchase_order
+
+
+def currency_mismatch_kept(
+    order: PurchaseOrder, error: HeldInAnotherCurrency
+) -> InventoryError:
+    """The ERP holds ``order`` in another currency than ours (an order
+    recorded before the compare, or changed there since): kept in
+    ``last_error`` for staff, as a send's refusal is, its status not taken."""
+    order.last_error = staff_text(f"{MISMATCH_PREFIX}{error.message}")[:255]
+    stamped_save(order, "last_error")
+    logger.warning(
+        "purchase order held in another currency at the ERP",
+        extra={"purchase_order": order.public_id},
+    )
+    return InventoryError(staff_text(error.message), code="currency_mismatch")
 
 
 def purchase_orders_refresh_open() -> int:
