@@ -13,7 +13,7 @@ from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers import base as erp
-from inventory.providers.erp_currency import HeldInAnotherCurrency
+from inventory.providers.erp_currency import is_mismatch
 from inventory.services.errors import InventoryError
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,9 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
         result = adapter.purchase_order_recorded(
             purchase_order.external_reference, order_request(purchase_order)
         )
-    except HeldInAnotherCurrency as error:
+    except ProviderError as error:
+        if not is_mismatch(error):
+            raise
         raise currency_mismatch_kept(purchase_order, error) from None
     if result is None:
         purchase_order.last_error = "not_found: the ERP has no such order"
@@ -166,7 +168,7 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
 
 
 def currency_mismatch_kept(
-    order: PurchaseOrder, error: HeldInAnotherCurrency
+    order: PurchaseOrder, error: ProviderError
 ) -> InventoryError:
     """The ERP holds ``order`` in another currency than ours (an order
     recorded before the compare, or changed there since): kept in

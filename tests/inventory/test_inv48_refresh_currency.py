@@ -217,3 +217,21 @@ def test_staff_refresh_action_says_the_mismatch_and_the_list_keeps_it(admin_clie
     assert "currency_mismatch: TradeGecko holds the order" in listed
     order.refresh_from_db()
     assert order.status == "sent"
+
+
+def test_netsuite_refresh_at_an_account_booking_in_another_single_currency():
+    # Without Multiple Currencies, stated USD: an EUR order there is booked
+    # as USD, a mismatch kept for staff as the held one's is.
+    order = purchase_order(
+        account=nsc.account_with({"single_currency": "USD"}), reference=NS_ID
+    )
+
+    def mock(rsps):
+        nsc.refused_look_up(rsps)
+        rsps.get(NS_ORDER, json=netsuite_order(order, nsc.USD_ID))
+
+    error = _refreshed(order, mock)
+    assert isinstance(error, services.InventoryError)
+    assert error.code == "currency_mismatch"
+    assert order.status == "sent"
+    assert order.last_error.startswith("currency_mismatch: NetSuite books in USD")
