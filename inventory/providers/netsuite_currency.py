@@ -30,7 +30,8 @@ is ``currency_mismatch`` too. Every read-back is compared, the normal send's
 too: an upsert that finds an order NetSuite already holds (keyed in there
 under our id) keeps that order's currency. An order found by our external id
 after a lost answer, or by its id by staff ("Found at the ERP"), is compared
-the same way before it is recorded (``found_in_currency``).
+the same way before it is recorded (``found_in_currency``), and so is every
+later read of one recorded (the refresh, a send again's follow-back).
 docs/providers/inventory.md."""
 
 import logging
