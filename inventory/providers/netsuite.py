@@ -460,14 +460,16 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         )
 
     def _in_currency(
-        self, record: dict[str, Any], request: PurchaseOrderRequest, then: str = ""
+        self,
+        record: dict[str, Any],
+        request: PurchaseOrderRequest,
+        then: str = SEND_AGAIN,
     ) -> PurchaseOrderResult:
         """``request``'s order as NetSuite holds it, once its currency is
         the order's (``found_in_currency``; ``then``: what staff do once it
-        is corrected, a send again unless said)."""
+        is corrected)."""
         rows = self.currency_rows
-        checked = found_in_currency(self, request, rows, record, then or SEND_AGAIN)
-        return read_order(checked)
+        return read_order(found_in_currency(self, request, rows, record, then))
 
     def item_ids(self, skus: list[str]) -> dict[str, str]:
         """Internal ids of the items whose item id (our SKU) is in ``skus``:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from integrations.errors import ProviderError
+from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers.erp_currency import is_mismatch
 from inventory.services.errors import InventoryError
@@ -60,13 +61,22 @@ def purchase_orders_currency_audit(
     read, findings = 0, []
     for order in orders.select_related("account").order_by("pk"):
         finding = _audited(order, record)
-        read += finding is None or finding.mismatch
+        if finding is None or finding.mismatch:
+            read += 1  # the ERP answered with the order
         if finding is not None:
             findings.append(finding)
     return AuditReport(read=read, findings=tuple(findings))
 
 
 def _audited(order: PurchaseOrder, record: bool) -> AuditFinding | None:
+    """What staff are told of ``order``; None when it is in our currency."""
+    found = _checked(order, record)
+    if found is None:
+        return None
+    return AuditFinding(found.order, found.mismatch, staff_text(found.detail))
+
+
+def _checked(order: PurchaseOrder, record: bool) -> AuditFinding | None:
     account = order.account
     if not account.enabled:
         return AuditFinding(order, False, f"ERP account {account.slug!r} is disabled")

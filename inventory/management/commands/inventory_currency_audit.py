@@ -11,7 +11,6 @@ from django.core.management.base import CommandError, CommandParser
 
 from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount
-from integrations.secrets_registry import staff_text
 from inventory import services
 from inventory.services.purchase_audit import AUDITABLE, AUDITED_BY_DEFAULT
 
@@ -58,7 +57,7 @@ class Command(ProviderCommand):
             order = finding.order
             line = (
                 f"{order.public_id} (ERP order {order.external_reference}, "
-                f"{order.status}): {staff_text(finding.detail)}"
+                f"{order.status}): {finding.detail}"
             )
             if finding.mismatch:
                 self.stdout.write(line)
