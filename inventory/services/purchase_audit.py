@@ -15,7 +15,7 @@ from inventory.providers.erp_currency import is_mismatch
 from inventory.services.errors import InventoryError
 from inventory.services.purchase_erp import (
     adapter_of,
-    currency_mismatch_kept,
+    currency_refusal_kept,
     order_request,
 )
 
@@ -91,7 +91,7 @@ def _checked(order: PurchaseOrder, record: bool) -> AuditFinding | None:
         if not is_mismatch(error):
             return AuditFinding(order, False, f"{error.code}: {error.message}")
         if record:
-            currency_mismatch_kept(order, error)
+            currency_refusal_kept(order, error)
         return AuditFinding(order, True, f"currency_mismatch: {error.message}")
     if found is None:
         return AuditFinding(order, False, "not_found: the ERP has no such order")

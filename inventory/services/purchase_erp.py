@@ -2,9 +2,12 @@
 stored (forward only) and followed back by the schedule."""
 
 import logging
+import operator
+from functools import reduce
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 
 from integrations import registry
@@ -13,7 +16,7 @@ from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers import base as erp
-from inventory.providers.erp_currency import is_mismatch
+from inventory.providers.erp_currency import UNCOMPARED_CODES, is_mismatch
 from inventory.services.errors import InventoryError
 
 logger = logging.getLogger(__name__)
@@ -28,8 +31,15 @@ RANK = {
     PurchaseOrderStatus.CANCELLED: 3,
 }
 STATUS_FIELDS = ("status", "raw_status", "updated_at")
-# How a send's or a refresh's currency refusal starts in ``last_error``.
-MISMATCH_PREFIX = "currency_mismatch: "
+# A refresh's currency refusal in ``last_error`` (a send's mismatch reads the
+# same): cleared by the next refresh whose compare passes, no other error.
+CURRENCY_REFUSALS = reduce(
+    operator.or_,
+    (
+        Q(last_error__startswith=f"{code}: ")
+        for code in sorted({"currency_mismatch", *UNCOMPARED_CODES})
+    ),
+)
 
 
 def stored_reference_check(result: erp.PurchaseOrderResult) -> erp.PurchaseOrderResult:
@@ -151,35 +161,34 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
             purchase_order.external_reference, order_request(purchase_order)
         )
     except ProviderError as error:
-        if not is_mismatch(error):
+        if not (is_mismatch(error) or error.code in UNCOMPARED_CODES):
             raise
-        raise currency_mismatch_kept(purchase_order, error) from None
+        raise currency_refusal_kept(purchase_order, error) from None
     if result is None:
         purchase_order.last_error = "not_found: the ERP has no such order"
         stamped_save(purchase_order, "last_error")
         return purchase_order
     apply_status(purchase_order, result)
     # Corrected at the ERP since: the refusal this read would repeat is gone.
-    PurchaseOrder.objects.filter(
-        pk=purchase_order.pk, last_error__startswith=MISMATCH_PREFIX
-    ).update(last_error="", updated_at=Now())
+    PurchaseOrder.objects.filter(CURRENCY_REFUSALS, pk=purchase_order.pk).update(
+        last_error="", updated_at=Now()
+    )
     purchase_order.refresh_from_db(fields=["last_error", "updated_at"])
     return purchase_order
 
 
-def currency_mismatch_kept(
-    order: PurchaseOrder, error: ProviderError
-) -> InventoryError:
+def currency_refusal_kept(order: PurchaseOrder, error: ProviderError) -> InventoryError:
     """The ERP holds ``order`` in another currency than ours (an order
-    recorded before the compare, or changed there since): kept in
-    ``last_error`` for staff, as a send's refusal is, its status not taken."""
-    order.last_error = staff_text(f"{MISMATCH_PREFIX}{error.message}")[:255]
+    recorded before the compare, or changed there since), or its currency
+    could not be compared: kept in ``last_error`` for staff, as a send's
+    refusal is, its status not taken."""
+    order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
     stamped_save(order, "last_error")
     logger.warning(
-        "purchase order held in another currency at the ERP",
-        extra={"purchase_order": order.public_id},
+        "purchase order currency refused at the ERP",
+        extra={"purchase_order": order.public_id, "code": error.code},
     )
-    return InventoryError(staff_text(error.message), code="currency_mismatch")
+    return InventoryError(staff_text(error.message), code=error.code)
 
 
 def purchase_orders_refresh_open() -> int:

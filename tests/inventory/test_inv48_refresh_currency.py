@@ -235,3 +235,24 @@ def test_netsuite_refresh_at_an_account_booking_in_another_single_currency():
     assert error.code == "currency_mismatch"
     assert order.status == "sent"
     assert order.last_error.startswith("currency_mismatch: NetSuite books in USD")
+
+
+def test_a_refused_currency_look_up_is_kept_for_staff_until_it_passes():
+    # TradeGecko answered with the order, but lists no EUR (removed there):
+    # its status is not taken unchecked, and staff see why in the list.
+    order = tg_sent()
+    body = gecko_order(order, status="received", currency_id=EUR_ID)
+
+    def no_eur(rsps):
+        tg.currencies(rsps, listed={})
+        rsps.get(TG_ORDER, json=body)
+
+    error = _refreshed(order, no_eur)
+    assert isinstance(error, services.InventoryError)
+    assert error.code == "unknown_currency"
+    assert order.status == "sent"
+    assert order.last_error.startswith(
+        "unknown_currency: TradeGecko has no currency EUR"
+    )
+    assert _refreshed(order, _tradegecko(body)) is None
+    assert (order.status, order.last_error) == ("received", "")
