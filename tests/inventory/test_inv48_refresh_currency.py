@@ -256,3 +256,22 @@ def test_a_refused_currency_look_up_is_kept_for_staff_until_it_passes():
     )
     assert _refreshed(order, _tradegecko(body)) is None
     assert (order.status, order.last_error) == ("received", "")
+
+
+def test_the_schedule_looks_the_currency_up_once_for_many_orders():
+    # The compare costs one currency look-up per account and currency, kept
+    # an hour (erp_currency), not one per order refreshed.
+    account = tg.make_account()
+    orders = [
+        purchase_order(account=account, reference=str(n)) for n in (201, 202, 203)
+    ]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        tg.currencies(rsps)
+        for order in orders:
+            body = gecko_order(order, status="received", currency_id=EUR_ID)
+            body["purchase_order"]["id"] = int(order.external_reference)
+            rsps.get(f"{tg.BASE}/purchase_orders/{order.external_reference}", json=body)
+        assert services.purchase_orders_refresh_open() == 3
+        asked = [c.request.url.split("?")[0] for c in rsps.calls]
+    assert asked.count(tg.CURRENCIES) == 1
+    assert len(asked) == 4
