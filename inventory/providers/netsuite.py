@@ -31,6 +31,7 @@ from inventory.providers.base import (
     LevelsQuery,
     PurchaseOrderRequest,
     PurchaseOrderResult,
+    PurchaseOrderStatus,
     StockLevelPage,
     readable_levels,
 )
@@ -445,6 +446,11 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         record = self._record(_record_path(external_reference))
         if record is None:
             return None
+        found = read_order(record)
+        if found.status == PurchaseOrderStatus.CANCELLED:
+            # Nothing to receive or pay: recorded so whatever its currency,
+            # even one that cannot be compared (never refused for ever).
+            return found
         return self._in_currency(record, request, then="then refresh the order")
 
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:

@@ -381,6 +381,11 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         order = self.none_if_not_found(lambda: self._purchase_order(external_reference))
         if order is None:
             return None
+        found = order_result(order)
+        if found.status == PurchaseOrderStatus.CANCELLED:
+            # Nothing to receive or pay: recorded so whatever its currency,
+            # even one no longer listed (never refused for ever).
+            return found
         return self._compared(order, request, then=RECORDED_THEN)
 
     def _compared(
