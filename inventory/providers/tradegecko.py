@@ -386,16 +386,18 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             # Nothing to receive or pay: recorded so whatever its currency,
             # even one no longer listed (never refused for ever).
             return found
-        return self._compared(order, request, then=RECORDED_THEN)
+        wanted = currency_ref(self, request.currency, self._currency_listed)
+        # A mismatch keeps the id its hour (a send's drops it): such orders
+        # stay sent, read on every schedule run, a currency list apiece else.
+        return self._in_currency(
+            order, request, int(wanted), then=RECORDED_THEN, keep_id=True
+        )
 
     def _compared(
-        self,
-        order: dict[str, Any],
-        request: PurchaseOrderRequest,
-        then: str = CORRECTED_THEN,
+        self, order: dict[str, Any], request: PurchaseOrderRequest
     ) -> PurchaseOrderResult:
         wanted = currency_ref(self, request.currency, self._currency_listed)
-        return self._in_currency(order, request, int(wanted), then=then)
+        return self._in_currency(order, request, int(wanted))
 
     def _in_currency(
         self,
@@ -403,9 +405,11 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         request: PurchaseOrderRequest,
         wanted: int,
         then: str = CORRECTED_THEN,
+        keep_id: bool = False,
     ) -> PurchaseOrderResult:
         """``request``'s order as TradeGecko holds it, once its ``currency_id``
-        is ``wanted``, the order's (``held_check``, as NetSuite's)."""
+        is ``wanted``, the order's (``held_check``, as NetSuite's); another
+        drops the id kept for ``wanted`` unless ``keep_id``."""
         found = order_result(order)
         shown = order.get("currency_id")
         cancelled = found.status == PurchaseOrderStatus.CANCELLED
@@ -427,7 +431,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             )
         except HeldInAnotherCurrency:
             # Nothing kept, as NetSuite's: the id kept an hour may be stale.
-            forget_currency_ref(self, request.currency)
+            if not keep_id:
+                forget_currency_ref(self, request.currency)
             raise
         return found
 
