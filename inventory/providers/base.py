@@ -304,6 +304,16 @@ class InventoryAdapter(BaseAdapter):
         ``Rejected`` ``currency_mismatch`` (``erp_currency.held_check``)."""
         return self.purchase_order_status(external_reference)
 
+    def purchase_order_recorded(
+        self, external_reference: str, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
+        """The order we recorded under ``external_reference``, read again (a
+        refresh, a send again's follow-back); None when the ERP has none. An
+        ERP whose order carries its currency compares it with ``request``'s on
+        every read, as on a send: an order recorded before that compare, or
+        changed there since, is ``Rejected`` ``currency_mismatch``."""
+        return self.purchase_order_status(external_reference)
+
     def purchase_order_held(
         self, request: PurchaseOrderRequest
     ) -> PurchaseOrderResult | None:

@@ -8,8 +8,20 @@ from collections.abc import Callable
 from typing import Any
 
 from integrations import money
-from integrations.errors import Rejected
+from integrations.errors import ProviderError, Rejected
 from integrations.response_cache import fingerprint, forget, get_or_compute
+
+# A currency compare that could not be made though the ERP answered with the
+# order: no such currency there, or only an inactive one (NetSuite), its
+# currencies unreadable (NetSuite) or their list cut (TradeGecko).
+UNCOMPARED_CODES = frozenset(
+    {
+        "unknown_currency",
+        "inactive_currency",
+        "currency_unreadable",
+        "currency_lookup_cut",
+    }
+)
 
 # Currencies are set up once per ERP; an hour bounds how long one deleted
 # there keeps being sent (the ERP then refuses the order).
@@ -95,3 +107,10 @@ def held_check(
         f"correct it in {name} (or cancel it there), {then}",
         code="currency_mismatch",
     )
+
+
+def is_mismatch(error: ProviderError) -> bool:
+    """Whether ``error`` says the order is (or would be) held in another
+    currency than ours: ``HeldInAnotherCurrency``, or a NetSuite account
+    stating a single other currency (``netsuite_currency``)."""
+    return error.code == "currency_mismatch"

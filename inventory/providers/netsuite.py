@@ -31,10 +31,12 @@ from inventory.providers.base import (
     LevelsQuery,
     PurchaseOrderRequest,
     PurchaseOrderResult,
+    PurchaseOrderStatus,
     StockLevelPage,
     readable_levels,
 )
 from inventory.providers.netsuite_currency import (
+    SEND_AGAIN,
     SINGLE_CURRENCY_SETTING,
     clean_single_currency,
     found_in_currency,
@@ -437,6 +439,20 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             return found
         return self._in_currency(record, request)
 
+    def purchase_order_recorded(
+        self, external_reference: str, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
+        # Ours by the reference we stored: compared whatever its external id.
+        record = self._record(_record_path(external_reference))
+        if record is None:
+            return None
+        found = read_order(record)
+        if found.status == PurchaseOrderStatus.CANCELLED:
+            # Nothing to receive or pay: recorded so whatever its currency,
+            # even one that cannot be compared (never refused for ever).
+            return found
+        return self._in_currency(record, request, then="then refresh the order")
+
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         return read_order(
             self.call(
@@ -450,11 +466,16 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         )
 
     def _in_currency(
-        self, record: dict[str, Any], request: PurchaseOrderRequest
+        self,
+        record: dict[str, Any],
+        request: PurchaseOrderRequest,
+        then: str = SEND_AGAIN,
     ) -> PurchaseOrderResult:
         """``request``'s order as NetSuite holds it, once its currency is
-        the order's (``found_in_currency``)."""
-        return read_order(found_in_currency(self, request, self.currency_rows, record))
+        the order's (``found_in_currency``; ``then``: what staff do once it
+        is corrected)."""
+        rows = self.currency_rows
+        return read_order(found_in_currency(self, request, rows, record, then))
 
     def item_ids(self, skus: list[str]) -> dict[str, str]:
         """Internal ids of the items whose item id (our SKU) is in ``skus``:

@@ -30,7 +30,8 @@ is ``currency_mismatch`` too. Every read-back is compared, the normal send's
 too: an upsert that finds an order NetSuite already holds (keyed in there
 under our id) keeps that order's currency. An order found by our external id
 after a lost answer, or by its id by staff ("Found at the ERP"), is compared
-the same way before it is recorded (``found_in_currency``).
+the same way before it is recorded (``found_in_currency``), and so is every
+later read of one recorded (the refresh, a send again's follow-back).
 docs/providers/inventory.md."""
 
 import logging
@@ -53,6 +54,7 @@ from inventory.providers.netsuite_orders import ORDER_STATUSES
 logger = logging.getLogger(__name__)
 
 SINGLE_CURRENCY_SETTING = "single_currency"
+SEND_AGAIN = "then send the order again"
 # Straight or typographic quotes: public clients have met both in this answer.
 _NOT_EXPOSED = re.compile(
     r"Record ['\u2018\u2019]currency['\u2018\u2019] was not found", re.IGNORECASE
@@ -154,17 +156,23 @@ def _booked_right(
 
 
 def found_in_currency(
-    adapter: Any, request: PurchaseOrderRequest, rows: Rows, record: dict[str, Any]
+    adapter: Any,
+    request: PurchaseOrderRequest,
+    rows: Rows,
+    record: dict[str, Any],
+    then: str = SEND_AGAIN,
 ) -> dict[str, Any]:
     """The order found by our external id (a send whose answer was lost),
-    checked to be in the order's currency before it is recorded: one in
-    another currency record than looked up is ``currency_mismatch``."""
+    or read again by its recorded id, checked to be in the order's currency
+    before it is recorded or its status taken: one in another currency
+    record than looked up is ``currency_mismatch`` (``then``: what staff do
+    once it is corrected)."""
     shown = _record_currency(record)
     if shown is None:  # an account without Multiple Currencies shows none
         return record
     kept, fresh = _kept_answer(adapter, request, rows)
     if _ID.fullmatch(kept):
-        _held_check(adapter, request, record, kept)
+        _held_check(adapter, request, record, kept, then)
     elif shown != kept.partition(":")[2]:
         # Sent without the field: another record than such orders were seen
         # in shows the kept answer stale, as on a send (_booked_right).
@@ -175,19 +183,25 @@ def found_in_currency(
         if wanted is None:
             _keep_without(_kept_key(adapter, request), shown)
         else:
-            _held_check(adapter, request, record, wanted)
+            _held_check(adapter, request, record, wanted, then)
     return record
 
 
 def _held_check(
-    adapter: Any, request: PurchaseOrderRequest, record: dict[str, Any], wanted: str
+    adapter: Any,
+    request: PurchaseOrderRequest,
+    record: dict[str, Any],
+    wanted: str,
+    then: str = SEND_AGAIN,
 ) -> None:
     """Refused for staff, nothing kept: the order read back in another
     currency record than ``wanted``, the one looked up for its currency
     (``held_check``, shared with TradeGecko)."""
     shown = _record_currency(record)
     try:
-        held_check(adapter, request, shown, wanted, cancelled=_cancelled(record))
+        held_check(
+            adapter, request, shown, wanted, cancelled=_cancelled(record), then=then
+        )
     except HeldInAnotherCurrency:
         forget(_KEPT, _kept_key(adapter, request))
         raise

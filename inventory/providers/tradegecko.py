@@ -80,6 +80,8 @@ CURRENCY_PAGES = 40
 # A send again under the key answers the first result for its 24 hours.
 # Short: with two 19-digit ids the refusal is 254 of last_error's 255.
 CORRECTED_THEN = 'then "Found at the ERP" once unresolved (past the key\'s 24 h)'
+# An order we recorded (a refresh, a send again's follow-back): read again.
+RECORDED_THEN = "then refresh the order"
 
 
 class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
@@ -370,14 +372,44 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         found = order_result(order)
         if found.external_id != request.external_id:
             return found
+        return self._compared(order, request)
+
+    def purchase_order_recorded(
+        self, external_reference: str, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
+        # Ours by the id we stored (its reference_number may be edited there).
+        order = self.none_if_not_found(lambda: self._purchase_order(external_reference))
+        if order is None:
+            return None
+        found = order_result(order)
+        if found.status == PurchaseOrderStatus.CANCELLED:
+            # Nothing to receive or pay: recorded so whatever its currency,
+            # even one no longer listed (never refused for ever).
+            return found
+        wanted = currency_ref(self, request.currency, self._currency_listed)
+        # A mismatch keeps the id its hour (a send's drops it): such orders
+        # stay sent, read on every schedule run, a currency list apiece else.
+        return self._in_currency(
+            order, request, int(wanted), then=RECORDED_THEN, keep_id=True
+        )
+
+    def _compared(
+        self, order: dict[str, Any], request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult:
         wanted = currency_ref(self, request.currency, self._currency_listed)
         return self._in_currency(order, request, int(wanted))
 
     def _in_currency(
-        self, order: dict[str, Any], request: PurchaseOrderRequest, wanted: int
+        self,
+        order: dict[str, Any],
+        request: PurchaseOrderRequest,
+        wanted: int,
+        then: str = CORRECTED_THEN,
+        keep_id: bool = False,
     ) -> PurchaseOrderResult:
         """``request``'s order as TradeGecko holds it, once its ``currency_id``
-        is ``wanted``, the order's (``held_check``, as NetSuite's)."""
+        is ``wanted``, the order's (``held_check``, as NetSuite's); another
+        drops the id kept for ``wanted`` unless ``keep_id``."""
         found = order_result(order)
         shown = order.get("currency_id")
         cancelled = found.status == PurchaseOrderStatus.CANCELLED
@@ -395,11 +427,12 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 str(shown) if is_id(shown) else None,
                 str(wanted),
                 cancelled=cancelled,
-                then=CORRECTED_THEN,
+                then=then,
             )
         except HeldInAnotherCurrency:
             # Nothing kept, as NetSuite's: the id kept an hour may be stale.
-            forget_currency_ref(self, request.currency)
+            if not keep_id:
+                forget_currency_ref(self, request.currency)
             raise
         return found
 

@@ -33,6 +33,7 @@ from inventory.services.levels import (
     stock_levels_erp_figure_stands,
     stock_state,
 )
+from inventory.services.purchase_audit import purchase_orders_currency_audit
 from inventory.services.purchase_erp import (
     purchase_order_refresh,
     purchase_orders_refresh_open,
@@ -84,6 +85,7 @@ __all__ = [
     "purchase_order_found",
     "purchase_order_refresh",
     "purchase_order_send",
+    "purchase_orders_currency_audit",
     "purchase_orders_draft",
     "purchase_orders_refresh_open",
     "purchase_orders_unsent",

@@ -2,16 +2,21 @@
 stored (forward only) and followed back by the schedule."""
 
 import logging
+import operator
+from functools import reduce
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 
 from integrations import registry
 from integrations.errors import ProviderError, Unknown
 from integrations.models import ProviderAccount
+from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers import base as erp
+from inventory.providers.erp_currency import UNCOMPARED_CODES, is_mismatch
 from inventory.services.errors import InventoryError
 
 logger = logging.getLogger(__name__)
@@ -26,6 +31,15 @@ RANK = {
     PurchaseOrderStatus.CANCELLED: 3,
 }
 STATUS_FIELDS = ("status", "raw_status", "updated_at")
+# A refresh's currency refusal in ``last_error`` (a send's mismatch reads the
+# same): cleared by the next refresh whose compare passes, no other error.
+CURRENCY_REFUSALS = reduce(
+    operator.or_,
+    (
+        Q(last_error__startswith=f"{code}: ")
+        for code in sorted({"currency_mismatch", *UNCOMPARED_CODES})
+    ),
+)
 
 
 def stored_reference_check(result: erp.PurchaseOrderResult) -> erp.PurchaseOrderResult:
@@ -142,13 +156,39 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
     adapter = adapter_of(
         purchase_order.account, f"{purchase_order.public_id} is not asked there"
     )
-    result = adapter.purchase_order_status(purchase_order.external_reference)
+    try:
+        result = adapter.purchase_order_recorded(
+            purchase_order.external_reference, order_request(purchase_order)
+        )
+    except ProviderError as error:
+        if not (is_mismatch(error) or error.code in UNCOMPARED_CODES):
+            raise
+        raise currency_refusal_kept(purchase_order, error) from None
     if result is None:
         purchase_order.last_error = "not_found: the ERP has no such order"
         stamped_save(purchase_order, "last_error")
         return purchase_order
     apply_status(purchase_order, result)
+    # Corrected at the ERP since: the refusal this read would repeat is gone.
+    PurchaseOrder.objects.filter(CURRENCY_REFUSALS, pk=purchase_order.pk).update(
+        last_error="", updated_at=Now()
+    )
+    purchase_order.refresh_from_db(fields=["last_error", "updated_at"])
     return purchase_order
+
+
+def currency_refusal_kept(order: PurchaseOrder, error: ProviderError) -> InventoryError:
+    """The ERP holds ``order`` in another currency than ours (an order
+    recorded before the compare, or changed there since), or its currency
+    could not be compared: kept in ``last_error`` for staff, as a send's
+    refusal is, its status not taken."""
+    order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
+    stamped_save(order, "last_error")
+    logger.warning(
+        "purchase order currency refused at the ERP",
+        extra={"purchase_order": order.public_id, "code": error.code},
+    )
+    return InventoryError(staff_text(error.message), code=error.code)
 
 
 def purchase_orders_refresh_open() -> int:

@@ -6,11 +6,12 @@ from typing import Any
 
 from django.db.models.functions import Coalesce, Now
 
+from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers import base as erp
-from inventory.providers.erp_currency import HeldInAnotherCurrency
+from inventory.providers.erp_currency import UNCOMPARED_CODES, is_mismatch
 from inventory.services.errors import InvalidState, InventoryError
 from inventory.services.purchase_erp import (
     adapter_of,
@@ -71,11 +72,11 @@ def _order_at_erp(
         raise InventoryError(problem, code="invalid_reference")
     try:
         result = adapter.purchase_order_found_at(reference, order_request(order))
-    except HeldInAnotherCurrency as error:
-        # Checked as a send's read-back is: never recorded in another currency.
-        raise InventoryError(
-            staff_text(error.message), code="currency_mismatch"
-        ) from None
+    except ProviderError as error:
+        refusal = _currency_refusal(error, reference)
+        if refusal is None:
+            raise
+        raise refusal from None
     if result is None:
         raise InventoryError(
             f"ERP account {account.slug!r} has no order {reference}.",
@@ -107,6 +108,21 @@ def _order_at_erp(
             code="reference_mismatch",
         )
     return result
+
+
+def _currency_refusal(error: ProviderError, reference: str) -> InventoryError | None:
+    """The ERP answered with its order, but its currency is not ours or could
+    not be compared (checked as a send's read-back is: never recorded so);
+    None for any other error (the ERP could not be asked)."""
+    if is_mismatch(error):
+        return InventoryError(staff_text(error.message), code="currency_mismatch")
+    if error.code not in UNCOMPARED_CODES:
+        return None
+    return InventoryError(
+        f"The ERP answered with its order {reference}, but its currency could "
+        f"not be compared: {staff_text(error.message)}; nothing was recorded.",
+        code=error.code,
+    )
 
 
 def _unresolved_check(order: PurchaseOrder) -> None:

@@ -118,7 +118,9 @@ def _placed(
     was lost longer ago than the ERP keeps the key is left to staff; once
     they checked it, a lost answer is a draft's again (``_checked_lost``)."""
     if order.external_reference:
-        found = adapter.purchase_order_status(order.external_reference)
+        # Compared for currency as a send's answer is (orders recorded before
+        # that compare too): another is refused for staff, never confirmed.
+        found = adapter.purchase_order_recorded(order.external_reference, request)
         if found is not None:
             return found
     if not checked:

@@ -8,6 +8,7 @@ import responses
 
 from inventory import services
 from inventory.models import PurchaseOrder, PurchaseOrderLine
+from tests.inventory import netsuite_currency as nsc
 from tests.inventory.contract import harness_netsuite as ns
 from tests.inventory.factories import LocationFactory, SupplierFactory
 
@@ -36,6 +37,12 @@ def _order(status: str = "sent") -> PurchaseOrder:
     return order
 
 
+def _usd_listed(rsps) -> None:
+    # A refresh compares the order's currency record (the documented one's
+    # is 1, USD, the order's) with the one looked up for its currency.
+    nsc.currency_answer(rsps, body=nsc.rows({"id": "1", "symbol": "USD"}))
+
+
 def _answer(code: str, name: str) -> dict:
     record = ns.load("purchase_order.json")
     record["orderStatus"] = {"id": code, "refName": name}
@@ -49,6 +56,7 @@ def test_a_send_answered_before_a_refresh_does_not_undo_it():
     order = _order()
     stale = PurchaseOrder.objects.get(pk=order.pk)  # the send's copy
     with responses.RequestsMock() as rsps:
+        _usd_listed(rsps)
         rsps.get(RECORD, json=_answer("B", "Pending Receipt"))
         rsps.get(RECORD, json=_answer("A", "Pending Supervisor Approval"))
         services.purchase_order_refresh(purchase_order=order)
@@ -63,6 +71,7 @@ def test_an_older_refresh_written_last_moves_no_status_back():
     order = _order()
     slow = PurchaseOrder.objects.get(pk=order.pk)
     with responses.RequestsMock() as rsps:
+        _usd_listed(rsps)
         rsps.get(RECORD, json=_answer("G", "Fully Billed"))
         rsps.get(RECORD, json=_answer("B", "Pending Receipt"))
         services.purchase_order_refresh(purchase_order=order)
@@ -81,6 +90,7 @@ def test_a_refresh_keeps_what_a_concurrent_failed_send_stored():
         last_error="timeout: NetSuite did not answer"
     )
     with responses.RequestsMock() as rsps:
+        _usd_listed(rsps)
         rsps.get(RECORD, json=_answer("B", "Pending Receipt"))
         services.purchase_order_refresh(purchase_order=stale)
 

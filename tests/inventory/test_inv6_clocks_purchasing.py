@@ -67,7 +67,10 @@ def test_a_failed_send_and_a_refresh_stamp_updated_at_by_the_database(
 
     sent = purchase_order(account=tg.make_account(), reference="28381")
     answer = tg.load("purchase_order_created.json")["body"]
+    # In the order's currency (EUR), as a refresh compares it.
+    answer["purchase_order"]["currency_id"] = tg.CURRENCY_IDS["EUR"]
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add("GET", f"{tg.BASE}/purchase_orders/28381", status=404)
         before = database_now()
         with whole_machine_clock(seconds):

@@ -83,11 +83,15 @@ def test_the_refresh_schedule_passes_over_an_erp_whose_credentials_no_key_opens(
     fine = tg.make_account()
     _order(account=unreadable, reference="1")
     other = _order(account=fine, reference="2")
+    eur = tg.CURRENCY_IDS["EUR"]  # each order's own, compared on each read
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add(
             "GET",
             f"{tg.BASE}/purchase_orders/2",
-            json={"purchase_order": {"id": 2, "status": "received"}},
+            json={
+                "purchase_order": {"id": 2, "status": "received", "currency_id": eur}
+            },
         )
         assert refresh_purchase_orders() == 1
     other.refresh_from_db()

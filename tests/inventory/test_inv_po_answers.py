@@ -26,16 +26,22 @@ def _one_attempt(settings):
 def test_a_tradegecko_status_that_is_not_text_fails_its_order_alone(status):
     account = tg.make_account()
     odd, fine = _order(account, "1"), _order(account, "2")
+    # Each order carries its currency_id (the spec's recording), compared
+    # with ours (EUR) on every read: the currency list is asked once.
+    eur = tg.CURRENCY_IDS["EUR"]
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add(
             "GET",
             f"{tg.BASE}/purchase_orders/1",
-            json={"purchase_order": {"id": 1, "status": status}},
+            json={"purchase_order": {"id": 1, "status": status, "currency_id": eur}},
         )
         rsps.add(
             "GET",
             f"{tg.BASE}/purchase_orders/2",
-            json={"purchase_order": {"id": 2, "status": "received"}},
+            json={
+                "purchase_order": {"id": 2, "status": "received", "currency_id": eur}
+            },
         )
         assert refresh_purchase_orders() == 1
     odd.refresh_from_db()
