@@ -6,11 +6,14 @@ form in another encoding (Latin-1 bytes) is still refused 400 once the
 signature has passed, and stores nothing (the intake keeps no refused
 request: docs/webhooks.md, "What still stores nothing")."""
 
-from urllib.parse import quote
+import base64
+from urllib.parse import parse_qs, quote, urlencode
 
 import pytest
+from braintree.util.crypto import Crypto
 
 from integrations.models import WebhookEvent, WebhookStatus
+from tests.integrations.intake41_helpers import assert_stored_unusable
 from tests.integrations.intake43_helpers import refusals
 from tests.integrations.webhooks.hooks48_signed import braintree_form
 from tests.payments.contract import harness_braintree
@@ -80,3 +83,43 @@ def test_a_forged_form_with_latin1_bytes_is_refused_as_forged(client):
     assert response.status_code == 401, response.content
     assert response.json()["error"]["code"] == "invalid_signature"
     assert not WebhookEvent.objects.exists()
+
+
+# --- What no column holds (docs/webhooks.md, "Characters no column holds") ---
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param(b"note=a%00b", id="nul"),
+        pytest.param(b"note=a%ED%A0%80b", id="surrogate-bytes"),
+    ],
+)
+def test_a_signed_form_with_such_a_field_is_stored_as_its_event(client, extra):
+    account = harness_braintree.make_account()
+    body = braintree_form(extra)
+
+    response = _post(client, account, body)
+
+    assert response.status_code == 200, response.content
+    row = WebhookEvent.objects.get(account=account)
+    assert row.event_type == "transaction_settled"
+    assert bytes(row.raw_body) == body
+
+
+@pytest.mark.parametrize("reference", ["&#0;", "&#xD800;"])
+def test_a_signed_notification_whose_xml_holds_one_is_kept_dead(client, reference):
+    # XML 1.0 has no such character: the SDK cannot read the notification.
+    # Signed with the account's key, it is kept with its error, answered 200.
+    account = harness_braintree.make_account()
+    form = parse_qs(braintree_form().decode())
+    xml = base64.b64decode(form["bt_payload"][0]).decode()
+    payload = base64.encodebytes(xml.replace("<id>", f"<id>{reference}", 1).encode())
+    text = payload.decode()
+    hmac = Crypto.sha1_hmac_hash(harness_braintree.PRIVATE_KEY, text)
+    signature = f"{harness_braintree.PUBLIC_KEY}|{hmac}"
+    body = urlencode({"bt_signature": signature, "bt_payload": text}).encode()
+
+    response = _post(client, account, body)
+
+    assert_stored_unusable(account, response, body)
