@@ -80,8 +80,9 @@ def storable_key(key: str) -> str:
     kept = storable(key)
     if kept == key:
         return key[:MAX_DEDUPE_KEY_LENGTH]
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"{kept[: MAX_DEDUPE_KEY_LENGTH - 33]}~{digest}"
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    suffix = f"~{digest[:32]}"
+    return kept[: MAX_DEDUPE_KEY_LENGTH - len(suffix)] + suffix
 
 
 def required_header(headers: Mapping[str, str], name: str) -> str:
