@@ -170,7 +170,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         if replay.skipped:
             self.message_user(
                 request,
-                f"{replay.skipped} skipped: being processed right now.",
+                f"{replay.skipped} skipped: {recovery.SKIPPED}.",
                 messages.WARNING,
             )
         for result in replay.recoveries:

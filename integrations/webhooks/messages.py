@@ -4,6 +4,7 @@ verification needs (required header, JSON body, event times).
 Nothing here logs or raises with a secret or the body.
 """
 
+import hashlib
 import json
 import math
 import re
@@ -42,10 +43,11 @@ class WebhookMessage:
     ) -> "WebhookMessage":
         """A message with type and key cut to what the intake can store, and
         the characters PostgreSQL's text and jsonb refuse (NUL, lone
-        surrogates) replaced; the raw body is stored as received."""
+        surrogates) replaced (the key kept distinct: ``storable_key``); the
+        raw body is stored as received."""
         return cls(
             event_type=storable(event_type)[:MAX_EVENT_TYPE_LENGTH],
-            dedupe_key=storable(dedupe_key)[:MAX_DEDUPE_KEY_LENGTH],
+            dedupe_key=storable_key(dedupe_key),
             payload=storable(payload),
             occurred_at=occurred_at,
         )
@@ -68,6 +70,19 @@ def storable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None  # an SDK's parser may let one through; jsonb cannot
     return value
+
+
+def storable_key(key: str) -> str:
+    """A dedupe key cut to its column. One holding what cannot be stored has
+    it replaced and ends with a digest of the key as sent: replaced alike,
+    ids that differ only there were one key, and every event after the
+    first was answered "duplicate" and dropped."""
+    kept = storable(key)
+    if kept == key:
+        return key[:MAX_DEDUPE_KEY_LENGTH]
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    suffix = f"~{digest[:32]}"
+    return kept[: MAX_DEDUPE_KEY_LENGTH - len(suffix)] + suffix
 
 
 def required_header(headers: Mapping[str, str], name: str) -> str:

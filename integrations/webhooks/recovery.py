@@ -56,6 +56,10 @@ RECOVERED_KEY = "recovered"
 REPLAY_COMMAND_USER = "manage.py replay_webhooks"
 # Rows a history write holds at once: a run may replay 100,000 events.
 HISTORY_CHUNK = 1000
+# Why a chosen row was not queued: its lock was taken (a worker's claim, or
+# another replay that may yet roll back) or a worker has claimed it; which
+# of these is not known, so none is said.
+SKIPPED = "held by a worker or another replay at that moment, not queued by this replay"
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Replay:
     events sent through processing again, unusable bodies read again."""
 
     queued_ids: tuple[int, ...]
-    skipped_ids: tuple[int, ...]  # being processed right now
+    skipped_ids: tuple[int, ...]  # held by a worker or another replay (SKIPPED)
     recoveries: tuple[Recovery, ...]
 
     @property
@@ -127,7 +131,7 @@ def webhook_events_replay_chosen(
     unusable = unusable_ids(ids)
     with transaction.atomic(using=using):
         queued = webhook_events_requeue(event_ids=ids)
-        # Neither queued nor unusable: being processed (or pruned since chosen).
+        # Neither queued nor unusable: held elsewhere (or pruned since chosen).
         done = {*queued, *unusable}
         skipped = tuple(pk for pk in ids if pk not in done)
         requeue = Replay(tuple(queued), skipped, ())
@@ -155,11 +159,7 @@ def webhook_replay_history_write(
     command and who ran it). A row pruned since it was chosen has none."""
     how = f" ({via})" if via else ""
     texts = dict.fromkeys(replay.queued_ids, f"Replay{how}: queued for replay.")
-    texts.update(
-        dict.fromkeys(
-            replay.skipped_ids, f"Replay{how}: skipped, being processed right now."
-        )
-    )
+    texts.update(dict.fromkeys(replay.skipped_ids, f"Replay{how}: skipped, {SKIPPED}."))
     texts.update(
         (r.event_id, f"Replay of an unusable body{how}: {r.text}")
         for r in replay.recoveries

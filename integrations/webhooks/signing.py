@@ -30,24 +30,40 @@ def hmac_hex(key: bytes | str, message: bytes, *, algorithm: str = "sha256") -> 
     return hmac_digest(key, message, algorithm=algorithm).hex()
 
 
+def signed_text(text: str, *, param: str) -> bytes:
+    """``text`` in UTF-8, as every provider signs text. One holding a lone
+    surrogate (JSON's escapes can carry one) has no UTF-8 form, so no
+    provider signed it: FORGED, as any signature that does not match."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _forged(param) from None
+
+
 def signature_matches(expected: str, candidates: Iterable[str]) -> bool:
     """True if any candidate equals ``expected``. Every candidate is compared
-    (no early exit), each in constant time."""
+    (no early exit), each in constant time; one holding a lone surrogate
+    matches nothing."""
     wanted = expected.encode("utf-8")
     matched = False
     for candidate in candidates:
-        matched |= hmac.compare_digest(wanted, candidate.encode("utf-8"))
+        given = candidate.encode("utf-8", "surrogatepass")
+        matched |= hmac.compare_digest(wanted, given)
     return matched
 
 
 def require_match(expected: str, candidates: Iterable[str], *, param: str) -> None:
     """``signature_matches`` or a FORGED error naming the header."""
     if not signature_matches(expected, candidates):
-        raise WebhookVerificationError(
-            "No webhook signature matches the request.",
-            code=WebhookVerificationError.FORGED,
-            param=param,
-        )
+        raise _forged(param)
+
+
+def _forged(param: str) -> WebhookVerificationError:
+    return WebhookVerificationError(
+        "No webhook signature matches the request.",
+        code=WebhookVerificationError.FORGED,
+        param=param,
+    )
 
 
 def check_tolerance(

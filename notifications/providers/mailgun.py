@@ -28,7 +28,12 @@ from integrations.webhooks.messages import (
     received_time,
     signature_text,
 )
-from integrations.webhooks.signing import check_tolerance, hmac_hex, require_match
+from integrations.webhooks.signing import (
+    check_tolerance,
+    hmac_hex,
+    require_match,
+    signed_text,
+)
 from integrations.webhooks.verification import WebhookVerificationError
 from notifications.providers.base import (
     BounceType,
@@ -200,7 +205,8 @@ class MailgunAdapter(AnymailAdapter):
         )
         if not (timestamp.isascii() and timestamp.isdigit() and token and signature):
             raise _malformed("The Mailgun signature block is incomplete.")
-        expected = hmac_hex(request.secret, (timestamp + token).encode("utf-8"))
+        signed = signed_text(timestamp + token, param="signature")
+        expected = hmac_hex(request.secret, signed)
         require_match(expected, [signature], param="signature")
         self.check_webhook_time(
             float(timestamp), param="signature.timestamp", replay_store=True

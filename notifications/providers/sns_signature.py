@@ -205,7 +205,9 @@ def verify_sns_signature(message: SnsMessage, certificate: x509.Certificate) -> 
     try:
         signed = canonical_string(message)
         key.verify(signature, signed, padding.PKCS1v15(), algorithm())
-    except InvalidSignature:
+    except (InvalidSignature, UnicodeEncodeError):
+        # UnicodeEncodeError: a field holds a lone surrogate (escaped in the
+        # JSON), which has no UTF-8 form: SNS signed no such text.
         raise _forged("The Amazon SNS signature does not match.", "Signature") from None
 
 

@@ -518,7 +518,9 @@ def _dedupe_key(event: str, data: Mapping[str, Any], status: Mapping[str, Any]) 
         str(status.get("status") or data.get("status") or ""),
         str(status.get("status_date") or data.get("object_updated") or ""),
     )
-    return f"{event}:{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:40]}"
+    # surrogatepass: JSON may carry a lone surrogate, which UTF-8 refuses.
+    joined = "|".join(parts).encode("utf-8", "surrogatepass")
+    return f"{event}:{hashlib.sha256(joined).hexdigest()[:40]}"
 
 
 def _format_of(transaction: Mapping[str, Any]) -> LabelFormat:

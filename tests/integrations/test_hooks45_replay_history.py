@@ -43,7 +43,7 @@ def _said(rows) -> dict[str, list[str]]:
 def _assert_one_entry_each(said: dict[str, list[str]], how: str) -> None:
     assert [len(texts) for texts in said.values()] == [1, 1, 1], said
     assert "queued for replay" in said["queued"][0]
-    assert "skipped, being processed right now" in said["skipped"][0]
+    assert "skipped, held by a worker or another replay" in said["skipped"][0]
     assert "Still unusable, left dead" in said["unusable"][0]
     for [text] in said.values():
         assert how in text

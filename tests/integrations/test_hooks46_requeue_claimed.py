@@ -93,7 +93,10 @@ def test_a_row_a_worker_claims_during_the_replay_is_not_said_queued():
     via = "manage.py replay_webhooks, OS user"
     [said] = _history(claimed)
     assert said.startswith(f"Replay ({via}")
-    assert said.endswith("skipped, being processed right now.")
+    assert said.endswith(
+        "skipped, held by a worker or another replay at that moment, "
+        "not queued by this replay."
+    )
     for row in (first, last):
         [said] = _history(row)
         assert said.endswith("queued for replay.")

@@ -32,6 +32,7 @@ from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.webhooks.recovery import (
     REPLAY_COMMAND_USER,
+    SKIPPED,
     Replay,
     webhook_events_replay_chosen,
 )
@@ -245,9 +246,7 @@ def _existing(ids: list[int]) -> list[int]:
 def _lines(replay: Replay) -> list[str]:
     """One line per event, in the events' order (oldest first)."""
     said = {pk: f"#{pk}: queued for replay." for pk in replay.queued_ids}
-    said.update(
-        (pk, f"#{pk}: skipped, being processed right now.") for pk in replay.skipped_ids
-    )
+    said.update((pk, f"#{pk}: skipped, {SKIPPED}.") for pk in replay.skipped_ids)
     said.update(
         (r.event_id, f"#{r.event_id} (unusable body): {r.text}")
         for r in replay.recoveries
