@@ -96,8 +96,9 @@ _US_STATE = (
     "as its code; one that names none there (IL at a Puerto Rico address), or "
     "has another country's prefix, is a 400 `invalid_state`. Elsewhere an ISO "
     "3166-2 code of the address's country is sent as its short code (CA-ON as "
-    "ON), an Irish one as its county's name (IE-CO as Cork); one naming a place "
-    "ISO 3166-1 lists as a country (CN-HK: HK) is a 400 `invalid_state`."
+    "ON), an Irish one as its county's name (IE-CO as Cork, CO too); one naming "
+    "a place ISO 3166-1 lists as a country (CN-HK, or HK at a CN address: HK) "
+    "is a 400 `invalid_state`."
 )
 _PHONE_RULES = (
     " USPS gets a phone's digits, a leading + kept; one that cannot fit its "

@@ -282,7 +282,7 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
 def _check_iso_state(state: str, country: str, param: str) -> None:
     # Another country's ISO 3166-2 code would reach the carrier as a wrong
     # state (its own is sent as its short code: state_sent).
-    own = own_country(state)
+    own = own_country(state, country)  # CN-HK, or HK at a CN address
     if own:
         raise _own_country(param, country, own)
     iso = iso_subdivision(state)
