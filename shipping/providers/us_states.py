@@ -99,6 +99,9 @@ STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW
 # of their own ("Pohnpei", "Koror"): only USPS refuses those (its limits'
 # ``state_code_countries``).
 US_AND_TERRITORIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP"})
+# Micronesia, the Marshall Islands, Palau: where a USPS code other than the
+# place's own names another place at every carrier (validation).
+FREELY_ASSOCIATED = STATE_COUNTRIES - US_AND_TERRITORIES
 
 # Names pycountry does not give as buyers write them (the freely associated
 # states are countries there; the military codes are USPS's own), and the

@@ -20,6 +20,7 @@ from shipping.providers.carrier_common import name_parts
 from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits
 from shipping.providers.phones import phone_extension, phone_readable
 from shipping.providers.us_states import (
+    FREELY_ASSOCIATED,
     US_AND_TERRITORIES,
     USPS_STATE_CODES,
     iso_subdivision,
@@ -252,6 +253,7 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
     countries = US_AND_TERRITORIES | fields.state_code_countries
     if country not in countries:
         _check_iso_state(state, country, param)
+        _check_freely_associated(state, country, param)
         return
     if not state:
         return
@@ -277,6 +279,21 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
         param=f"{param}.state_code",
         code="invalid_state",
     )
+
+
+def _check_freely_associated(state: str, country: str, param: str) -> None:
+    # FM, MH, PW are countries of their own to every carrier but USPS, a
+    # state there optional and the place's own: a US state's or another
+    # such place's code (a name already made one) would go out as it.
+    if country in FREELY_ASSOCIATED and state in USPS_STATE_CODES - {country}:
+        raise InvalidShippingRequest(
+            f"{param}.state_code names a US state or another place with a "
+            f"USPS code, not one in {country}, a country of its own to every "
+            f"carrier but USPS: give {country}'s own state, {country} or none, "
+            "or the country of the state named",
+            param=f"{param}.state_code",
+            code="invalid_state",
+        )
 
 
 def _check_iso_state(state: str, country: str, param: str) -> None:
