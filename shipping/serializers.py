@@ -106,7 +106,9 @@ _PHONE_RULES = (
     "pattern (letters, an extension, 6 to 15 digits) is a 400 `invalid_phone`."
     " UPS requires both phones on a shipment abroad, FedEx and DHL Express "
     "require both phones on every shipment, UPS Next Day Air Early (at UPS "
-    "or through Shippo) the recipient's, their quotes too; a UPS or DHL "
+    "or through Shippo) the recipient's, their quotes too, and so do their "
+    "services through Shippo (`fedex_*`, `dhl_express_*`, `ups_*`, "
+    "`ups_express_early` as Next Day Air Early); a UPS or DHL "
     "Express pickup its contact's (none is a 400 `missing_field`)."
 )
 _USPS_EMAIL = (
@@ -328,7 +330,8 @@ class CarrierFailureSerializer(serializers.Serializer):
         help_text="The one service left out, the carrier's others quoted: one "
         "this request cannot buy (UPS Next Day Air Early, code `14` at UPS, "
         "`ups_next_day_air_early_am` at Shippo, without the recipient's phone, "
-        "`param` `to_address.phone`); null when the whole carrier failed.",
+        "`param` `to_address.phone`; a Shippo FedEx, DHL Express or UPS token "
+        "without a phone its carrier needs); null when the whole carrier failed.",
     )
 
 

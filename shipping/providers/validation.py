@@ -7,7 +7,7 @@ sent, no ProviderCall is written, and ``param`` names the field
 (``parcels[0].weight``) so the API answers a 400 pointing at it.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, time, timedelta
 from decimal import Decimal
@@ -17,7 +17,7 @@ from integrations import money
 from integrations.clock import database_now
 from integrations.errors import Rejected
 from shipping.providers.carrier_common import name_parts
-from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits
+from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits, ServiceRules
 from shipping.providers.phones import phone_extension, phone_readable
 from shipping.providers.us_states import (
     FREELY_ASSOCIATED,
@@ -70,11 +70,9 @@ class CarrierLimits:
     # beyond its quote's API (Shippo's zip) is in ``fields``: a label is
     # bought from its quote's request, so that quote could never be bought.
     rating_fields: FieldLimits = NO_FIELD_LIMITS
-    # A service's label's, besides ``fields``, by its code: (its name, the
-    # fields). A label for it is refused; a quote leaves it out (base.py).
-    service_fields: Mapping[str, tuple[str, FieldLimits]] = field(
-        default_factory=dict, hash=False
-    )
+    # A service's label's, besides ``fields``, by its code or its start:
+    # (its name, the fields). Its label is refused; a quote leaves it out.
+    service_fields: ServiceRules = field(default_factory=ServiceRules, hash=False)
     pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
     address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
