@@ -383,9 +383,10 @@ def _phones_of(fields: FieldLimits) -> FieldLimits:
 # optional, that carrier's phones are not. FedEx and DHL Express need both
 # on every label, UPS both abroad, and the recipient's for service 14: Next
 # Day Air Early ("ups_next_day_air_early_am | Next Day Air® Early"), named
-# Express Early within Canada ("ups_express_early | Express® Early";
-# Shipping.yaml's PackageServiceOptions lists "UPS Express® Early" as "Valid
-# only for Canada to Canada movements").
+# Express Early in Canada ("ups_express_early | Express® Early": 14 within
+# Canada, 54 from Canada to the US, abroad anyway; karrio's UPS units
+# ups_express_early_ca, ups_express_early_ca_us). Not Express Plus, which
+# has its own token (ups_express_plus) and UPS's rule alone.
 _SHIPPO_UPS_EARLY = replace(_phones_of(UPS_FIELDS), to_phone=True)
 SHIPPO_SERVICE_FIELDS = ServiceRules(
     codes=MappingProxyType(

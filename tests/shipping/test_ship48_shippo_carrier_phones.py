@@ -14,8 +14,8 @@ ServiceLevelUPSEnum ``ups_*``), and that carrier's own rules stand:
   country or territory is different than the ShipFrom country": both phones
   abroad (``phone_abroad``); and the recipient's at home too for Next Day
   Air Early, UPS service 14, which UPS names Express Early in Canada
-  (``ups_express_early``, "Express® Early"; Shipping.yaml lists "UPS
-  Express® Early" as valid "only for Canada to Canada movements").
+  (``ups_express_early``, "Express® Early"; from Canada to the US it is
+  UPS's 54, abroad, where both phones are needed anyway).
 
 Only ``ups_next_day_air_early_am`` had a rule: a Shippo label for any other
 of them without the phone went out and came back refused. Now it is a 400
