@@ -94,17 +94,21 @@ _US_STATE = (
     "PW) a state is its 2-letter code, its ISO 3166-2 code (US-IL, the prefix "
     "the address's country or US) or its English name, sent to every carrier "
     "as its code; one that names none there (IL at a Puerto Rico address), or "
-    "has another country's prefix, is a 400 `invalid_state`. Elsewhere an ISO "
+    "has another country's prefix, is a 400 `invalid_state`, as is a US state "
+    "at an FM, MH or PW address at every carrier. Elsewhere an ISO "
     "3166-2 code of the address's country is sent as its short code (CA-ON as "
-    "ON), an Irish one as its county's name (IE-CO as Cork); one naming a place "
-    "ISO 3166-1 lists as a country (CN-HK: HK) is a 400 `invalid_state`."
+    "ON), an Irish one as its county's name (IE-CO as Cork, CO too); one naming "
+    "a place ISO 3166-1 lists as a country (CN-HK, or HK at a CN address: HK) "
+    "is a 400 `invalid_state`."
 )
 _PHONE_RULES = (
     " USPS gets a phone's digits, a leading + kept; one that cannot fit its "
     "pattern (letters, an extension, 6 to 15 digits) is a 400 `invalid_phone`."
     " UPS requires both phones on a shipment abroad, FedEx and DHL Express "
     "require both phones on every shipment, UPS Next Day Air Early (at UPS "
-    "or through Shippo) the recipient's, their quotes too; a UPS or DHL "
+    "or through Shippo) the recipient's, their quotes too, and so do their "
+    "services through Shippo (`fedex_*`, `dhl_express_*`, `ups_*`, "
+    "`ups_express_early` as Next Day Air Early); a UPS or DHL "
     "Express pickup its contact's (none is a 400 `missing_field`)."
 )
 _USPS_EMAIL = (
@@ -326,7 +330,8 @@ class CarrierFailureSerializer(serializers.Serializer):
         help_text="The one service left out, the carrier's others quoted: one "
         "this request cannot buy (UPS Next Day Air Early, code `14` at UPS, "
         "`ups_next_day_air_early_am` at Shippo, without the recipient's phone, "
-        "`param` `to_address.phone`); null when the whole carrier failed.",
+        "`param` `to_address.phone`; a Shippo FedEx, DHL Express or UPS token "
+        "without a phone its carrier needs); null when the whole carrier failed.",
     )
 
 

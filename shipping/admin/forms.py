@@ -60,7 +60,7 @@ STATE_HELP = (
 PHONE_HELP = (
     "FedEx and DHL Express require both phones, UPS both on a shipment "
     "abroad and the recipient's for Next Day Air Early (through Shippo "
-    "too)."
+    "too, and Shippo's FedEx, DHL Express and UPS services likewise)."
 )
 
 

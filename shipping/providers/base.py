@@ -181,18 +181,18 @@ class ShippingAdapter(BaseAdapter):
         asked = (service_code,) if service_code else ()
         if isinstance(request, RateRequest) and not asked:
             asked = request.service_codes
-        refused = self.services_refused(request)
+        refused = self.services_refused(request, asked)
         # Refused whole only when every service asked is: else left out.
         if asked and all(code in refused for code in asked):
             raise refused[asked[0]]
 
     def services_refused(
-        self, request: RateRequest | LabelRequest
+        self, request: RateRequest | LabelRequest, codes: Iterable[str]
     ) -> dict[str, InvalidShippingRequest]:
-        """Our refusal of each service with rules of its own
+        """Our refusal of each of ``codes`` with rules of its own
         (``limits.service_fields``) that ``request`` cannot buy, by code."""
         refused = {}
-        for code in self.limits.service_fields:
+        for code in dict.fromkeys(codes):
             try:
                 validation.check_service(
                     request.from_address,
@@ -222,7 +222,7 @@ class ShippingAdapter(BaseAdapter):
         rates = answers.storable_rates(self.display_name, rates)
         if request.service_codes:
             rates = [r for r in rates if r.service_code in request.service_codes]
-        refused = self.services_refused(request)
+        refused = self.services_refused(request, (r.service_code for r in rates))
         # One entry per service left out (a carrier may price one twice).
         left_out = {
             r.service_code: (r, refused[r.service_code])

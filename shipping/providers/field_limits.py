@@ -25,8 +25,8 @@ its street lines' "35 character limit" in words (SHIPPO_FIELDS).
 """
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from shipping.providers.carrier_common import fitting_state
@@ -112,6 +112,24 @@ class FieldLimits:
 
 NO_FIELD_LIMITS = FieldLimits()
 
+
+@dataclass(frozen=True)
+class ServiceRules:
+    """What a service's label requires beyond its carrier's other services'
+    (``CarrierLimits.service_fields``): (its name, the fields) by its code,
+    or, for a code not named, by how it starts (a Shippo token's carrier,
+    "fedex_"), so a token Shippo adds later is still held to its carrier's."""
+
+    codes: Mapping[str, tuple[str, FieldLimits]] = field(default_factory=dict)
+    prefixes: Mapping[str, tuple[str, FieldLimits]] = field(default_factory=dict)
+
+    def get(self, code: str) -> tuple[str, FieldLimits] | None:
+        if code in self.codes:
+            return self.codes[code]
+        starts = [start for start in self.prefixes if code.startswith(start)]
+        return self.prefixes[max(starts, key=len)] if starts else None
+
+
 # UPS: provider-specs/ups/Shipping.yaml (ShipmentRequest) and Rating.yaml
 # (RateRequest); a request goes to both (quote, then label): the smaller wins,
 # but for the state, which a quote is also checked on as Rating takes it
@@ -145,7 +163,7 @@ UPS_FIELDS = FieldLimits(
 # ShipFrom country": the second half is UPS_FIELDS' phone_abroad, the first
 # this service's own (no other service is named so in Shipping.yaml).
 UPS_NEXT_DAY_AIR_EARLY = ("UPS Next Day Air Early", FieldLimits(to_phone=True))
-UPS_SERVICE_FIELDS = MappingProxyType({"14": UPS_NEXT_DAY_AIR_EARLY})
+UPS_SERVICE_FIELDS = ServiceRules(MappingProxyType({"14": UPS_NEXT_DAY_AIR_EARLY}))
 
 # A quote's state as Rating takes it, checked besides UPS_FIELDS: a quote is
 # refused where its label would be, and where Rating would refuse it.
@@ -350,11 +368,40 @@ SHIPPO_FIELDS = FieldLimits(
     state_countries=frozenset({"US", "AU", "CA"}),
     postal_code_everywhere=True,
 )
-# The same UPS service bought through Shippo, by its servicelevel token
-# (public-api.yaml ServiceLevelUPSEnum: "ups_next_day_air_early_am | Next Day
-# Air® Early"): Shippo's phone is optional, UPS's ShipTo phone is not.
-SHIPPO_SERVICE_FIELDS = MappingProxyType(
-    {"ups_next_day_air_early_am": UPS_NEXT_DAY_AIR_EARLY}
+
+
+def _phones_of(fields: FieldLimits) -> FieldLimits:
+    # A carrier's rules for which phones its label needs, and no others.
+    return FieldLimits(
+        phone_always=fields.phone_always, phone_abroad=fields.phone_abroad
+    )
+
+
+# Shippo books a label at the carrier its servicelevel token names
+# (public-api.yaml ServiceLevelFedExEnum fedex_*, ServiceLevelDHLExpressEnum
+# dhl_express_*, ServiceLevelUPSEnum ups_*): its AddressBase phone is
+# optional, that carrier's phones are not. FedEx and DHL Express need both
+# on every label, UPS both abroad, and the recipient's for service 14: Next
+# Day Air Early ("ups_next_day_air_early_am | Next Day Air® Early"), named
+# Express Early in Canada ("ups_express_early | Express® Early": 14 within
+# Canada, 54 from Canada to the US, abroad anyway; karrio's UPS units
+# ups_express_early_ca, ups_express_early_ca_us). Not Express Plus, which
+# has its own token (ups_express_plus) and UPS's rule alone.
+_SHIPPO_UPS_EARLY = replace(_phones_of(UPS_FIELDS), to_phone=True)
+SHIPPO_SERVICE_FIELDS = ServiceRules(
+    codes=MappingProxyType(
+        {
+            "ups_next_day_air_early_am": ("UPS Next Day Air Early", _SHIPPO_UPS_EARLY),
+            "ups_express_early": ("UPS Express Early", _SHIPPO_UPS_EARLY),
+        }
+    ),
+    prefixes=MappingProxyType(
+        {
+            "fedex_": ("FedEx", _phones_of(FEDEX_FIELDS)),
+            "dhl_express_": ("DHL Express", _phones_of(DHL_EXPRESS_FIELDS)),
+            "ups_": ("UPS", _phones_of(UPS_FIELDS)),
+        }
+    ),
 )
 # A pickup's location is AddressPickupCompleteCreateRequest: its
 # AddressCompleteCreateRequest requires name, street1, city, state, zip and

@@ -128,7 +128,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
     label_formats = (LabelFormat.PDF, LabelFormat.PNG, LabelFormat.ZPL)
     limits = CarrierLimits(
         fields=SHIPPO_FIELDS,  # a zip everywhere: a label's, so its quote's
-        service_fields=SHIPPO_SERVICE_FIELDS,  # UPS Next Day Air Early's phone
+        service_fields=SHIPPO_SERVICE_FIELDS,  # its carriers' phones, by token
         pickup_fields=SHIPPO_PICKUP_FIELDS,  # a state and zip everywhere
         address_fields=SHIPPO_ADDRESS_CHECK_FIELDS,  # its street limits too
     )

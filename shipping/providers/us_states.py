@@ -99,6 +99,9 @@ STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW
 # of their own ("Pohnpei", "Koror"): only USPS refuses those (its limits'
 # ``state_code_countries``).
 US_AND_TERRITORIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP"})
+# Micronesia, the Marshall Islands, Palau: where a USPS code other than the
+# place's own names another place at every carrier (validation).
+FREELY_ASSOCIATED = STATE_COUNTRIES - US_AND_TERRITORIES
 
 # Names pycountry does not give as buyers write them (the freely associated
 # states are countries there; the military codes are USPS's own), and the
@@ -252,10 +255,21 @@ OWN_COUNTRY_CODES = MappingProxyType(
 )
 
 
-def own_country(state: str) -> str:
-    """The ISO 3166-1 code of the place an ISO 3166-2 ``state`` names where
-    ISO lists it as a country of its own ("CN-HK": "HK"); "" otherwise."""
+def subdivision(state: str, country: str) -> tuple[str, str] | None:
+    """``iso_subdivision`` of ``state``, or of it as a bare short code of
+    ``country``'s ("HK" at a CN address is CN-HK, "co" at an IE one IE-CO):
+    the same place, so the same answer as its prefixed code."""
     iso = iso_subdivision(state)
+    if iso is None and state_prefix(state) == "":
+        iso = iso_subdivision(f"{country}-{state.strip()}")
+    return iso
+
+
+def own_country(state: str, country: str = "") -> str:
+    """The ISO 3166-1 code of the place an ISO 3166-2 ``state`` (or, at an
+    address in ``country``, its bare short code) names where ISO lists it
+    as a country of its own ("CN-HK", "HK" in CN: "HK"); "" otherwise."""
+    iso = subdivision(state, country) if country else iso_subdivision(state)
     return OWN_COUNTRY_CODES.get(f"{iso[0]}-{iso[1]}", "") if iso else ""
 
 
@@ -272,17 +286,20 @@ def _short_state(country: str, short: str) -> str:
 def state_sent(address: Address) -> Address:
     """``address`` with its state as every carrier is sent it: in the US and
     its territories as ``us_state_sent``; elsewhere an ISO 3166-2 code of
-    the address's country as its short code ("CA-ON": "ON"), as carriers
+    the address's country (or its bare short code) as its short code
+    ("CA-ON": "ON"), as carriers
     take a province (UPS StateProvinceCode, FedEx stateOrProvinceCode 2),
-    an Irish one as its county's name ("IE-CO": "Cork"). Another country's
+    an Irish one as its county's name ("IE-CO", "CO": "Cork"). Another country's
     code is refused (validation), never sent."""
     if address.country_code in STATE_COUNTRIES:
         sent = us_state_sent(address)
         # FM, MH and PW have ISO codes of their own too (FM-TRK).
         if sent is not address or address.country_code in US_AND_TERRITORIES:
             return sent
-    iso = iso_subdivision(address.state_code)
-    # A place ISO 3166-1 lists as a country (CN-HK) is refused, never sent.
-    if iso is None or iso[0] != address.country_code or own_country(address.state_code):
+    country = address.country_code
+    iso = subdivision(address.state_code, country)
+    # A place ISO 3166-1 lists as a country (CN-HK, HK in CN) is refused,
+    # never sent.
+    if iso is None or iso[0] != country or own_country(address.state_code, country):
         return address
     return dataclasses.replace(address, state_code=_short_state(*iso))

@@ -7,7 +7,7 @@ sent, no ProviderCall is written, and ``param`` names the field
 (``parcels[0].weight``) so the API answers a 400 pointing at it.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, time, timedelta
 from decimal import Decimal
@@ -17,9 +17,10 @@ from integrations import money
 from integrations.clock import database_now
 from integrations.errors import Rejected
 from shipping.providers.carrier_common import name_parts
-from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits
+from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits, ServiceRules
 from shipping.providers.phones import phone_extension, phone_readable
 from shipping.providers.us_states import (
+    FREELY_ASSOCIATED,
     US_AND_TERRITORIES,
     USPS_STATE_CODES,
     iso_subdivision,
@@ -69,11 +70,9 @@ class CarrierLimits:
     # beyond its quote's API (Shippo's zip) is in ``fields``: a label is
     # bought from its quote's request, so that quote could never be bought.
     rating_fields: FieldLimits = NO_FIELD_LIMITS
-    # A service's label's, besides ``fields``, by its code: (its name, the
-    # fields). A label for it is refused; a quote leaves it out (base.py).
-    service_fields: Mapping[str, tuple[str, FieldLimits]] = field(
-        default_factory=dict, hash=False
-    )
+    # A service's label's, besides ``fields``, by its code or its start:
+    # (its name, the fields). Its label is refused; a quote leaves it out.
+    service_fields: ServiceRules = field(default_factory=ServiceRules, hash=False)
     pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
     address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
@@ -252,6 +251,7 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
     countries = US_AND_TERRITORIES | fields.state_code_countries
     if country not in countries:
         _check_iso_state(state, country, param)
+        _check_freely_associated(state, country, param)
         return
     if not state:
         return
@@ -279,10 +279,25 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
     )
 
 
+def _check_freely_associated(state: str, country: str, param: str) -> None:
+    # FM, MH, PW are countries of their own to every carrier but USPS, a
+    # state there optional and the place's own: a US state's or another
+    # such place's code (a name already made one) would go out as it.
+    if country in FREELY_ASSOCIATED and state in USPS_STATE_CODES - {country}:
+        raise InvalidShippingRequest(
+            f"{param}.state_code names a US state or another place with a "
+            f"USPS code, not one in {country}, a country of its own to every "
+            f"carrier but USPS: give {country}'s own state, {country} or none, "
+            "or the country of the state named",
+            param=f"{param}.state_code",
+            code="invalid_state",
+        )
+
+
 def _check_iso_state(state: str, country: str, param: str) -> None:
     # Another country's ISO 3166-2 code would reach the carrier as a wrong
     # state (its own is sent as its short code: state_sent).
-    own = own_country(state)
+    own = own_country(state, country)  # CN-HK, or HK at a CN address
     if own:
         raise _own_country(param, country, own)
     iso = iso_subdivision(state)
