@@ -27,9 +27,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Model, Q, QuerySet
+from django.db import transaction
+from django.db.models import F, Model, Q, QuerySet, Subquery
 
 from integrations.clock import database_now, stamp
+from integrations.rows import locked_by_id
 
 _MAX_ERROR_CHARS = 2000
 
@@ -148,10 +150,18 @@ class LeasedRows:
         expired = self.model.objects.filter(
             status=self.running, claimed_at__lte=now - lease
         )
-        dead = expired.filter(attempts__gte=self._setting("MAX_ATTEMPTS")).update(
-            status=self.dead, last_error=self.lost_error, next_attempt_at=None
-        )
-        retrying = expired.update(
-            status=self.failed, last_error=self.lost_error, next_attempt_at=now
-        )
+        out_of_attempts = expired.filter(attempts__gte=self._setting("MAX_ATTEMPTS"))
+        dead = self._take_back(out_of_attempts, status=self.dead, next_attempt_at=None)
+        retrying = self._take_back(expired, status=self.failed, next_attempt_at=now)
         return dead, retrying
+
+    def _take_back(self, rows: QuerySet, **fields: Any) -> int:
+        """One UPDATE of ``rows`` locking them by id first (``locked_by_id``):
+        in its plan's order it deadlocked with a wake-up locking them by id.
+        Each in its own transaction: the out-of-attempts rows' locks are not
+        held while the rest are locked."""
+        locked = Subquery(locked_by_id(rows).values("pk"))
+        with transaction.atomic():
+            return self.model.objects.filter(pk__in=locked).update(
+                last_error=self.lost_error, **fields
+            )

@@ -60,6 +60,15 @@ def lock_rows(
     return {getattr(row, model_field.attname): row for row in rows}
 
 
+def locked_by_id(rows: QuerySet) -> QuerySet:
+    """``rows`` (theirs alone, not joined ones) to lock in id order. Every
+    statement changing many leased rows locks them so, first: one UPDATE
+    locks in its plan's order, and two taking the same rows in different
+    orders deadlock. Evaluate it, or update through it (``pk__in`` a
+    ``Subquery`` of its ids: one statement), in a transaction."""
+    return rows.order_by("pk").select_for_update(of=("self",))
+
+
 def _queryset(queryset_or_model: QuerySet[M] | type[M]) -> QuerySet[M]:
     if isinstance(queryset_or_model, QuerySet):
         return queryset_or_model

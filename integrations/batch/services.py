@@ -34,6 +34,7 @@ from integrations.models import (
     BatchRow,
     BatchRowStatus,
 )
+from integrations.rows import locked_by_id
 from integrations.task_batcher import enqueue_failed, shared_broker
 
 logger = logging.getLogger(__name__)
@@ -170,8 +171,7 @@ def batch_rows_wake(*, rows: QuerySet) -> int:
         job_ids = sorted(set(waiting.order_by().values_list("job_id", flat=True)))
         # Locked by id in the statement itself: ids through Python cost 4x
         # at 100k waiting rows, and SQLite caps an IN list's variables.
-        locking = waiting.filter(job_id__in=job_ids).order_by("pk")
-        locking = locking.select_for_update(of=("self",)).values("pk")
+        locking = locked_by_id(waiting.filter(job_id__in=job_ids)).values("pk")
         woken = model.objects.filter(pk__in=Subquery(locking)).update(
             next_attempt_at=now
         )
