@@ -27,11 +27,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Model, Q, QuerySet, Subquery
+from django.db.models import F, Model, Q, QuerySet
 
 from integrations.clock import database_now, stamp
-from integrations.rows import locked_by_id
+from integrations.rows import locked_update
 
 _MAX_ERROR_CHARS = 2000
 
@@ -150,18 +149,16 @@ class LeasedRows:
         expired = self.model.objects.filter(
             status=self.running, claimed_at__lte=now - lease
         )
+        # Each UPDATE locks its rows by id first (``locked_update``): in its
+        # plan's order it deadlocked with a wake-up locking them by id. One
+        # transaction each: the first's rows are not held while the second
+        # locks.
         out_of_attempts = expired.filter(attempts__gte=self._setting("MAX_ATTEMPTS"))
-        dead = self._take_back(out_of_attempts, status=self.dead, next_attempt_at=None)
-        retrying = self._take_back(expired, status=self.failed, next_attempt_at=now)
+        lost = {"last_error": self.lost_error}
+        dead = locked_update(
+            out_of_attempts, status=self.dead, next_attempt_at=None, **lost
+        )
+        retrying = locked_update(
+            expired, status=self.failed, next_attempt_at=now, **lost
+        )
         return dead, retrying
-
-    def _take_back(self, rows: QuerySet, **fields: Any) -> int:
-        """One UPDATE of ``rows`` locking them by id first (``locked_by_id``):
-        in its plan's order it deadlocked with a wake-up locking them by id.
-        Each in its own transaction: the out-of-attempts rows' locks are not
-        held while the rest are locked."""
-        locked = Subquery(locked_by_id(rows).values("pk"))
-        with transaction.atomic():
-            return self.model.objects.filter(pk__in=locked).update(
-                last_error=self.lost_error, **fields
-            )
