@@ -75,6 +75,33 @@ def test_the_sweep_giving_up_and_a_hold_lift_at_once_do_not_deadlock(
     assert set(statuses) == {"dead"}
 
 
+def test_a_hold_lift_reading_the_table_and_the_sweep_giving_up_do_not_deadlock(
+    make_endpoint,
+) -> None:
+    """The other way round: the lift's release of the held rows reads the
+    table (a large endpoint's rows) while the sweep gives them up by an
+    index. The release locks them by id first too, so the sweep waits."""
+    endpoint = make_endpoint()[0]
+    second = _old_held_rows(endpoint)[1]
+
+    def sweep() -> None:
+        deliveries_sweep()
+
+    def lift() -> None:
+        services.endpoint_hold_lift(endpoint=endpoint, actor="staff")
+
+    with pause_trigger(WebhookDelivery._meta.db_table):
+        errors = race(
+            Side("lift", second.pk, TABLE_SCAN, lift),
+            Side("sweep", None, BY_INDEX, sweep),
+        )
+
+    assert errors == {}
+    # Released first (due now), then given up: the age limit still holds.
+    statuses = WebhookDelivery.objects.values_list("status", flat=True)
+    assert set(statuses) == {"dead"}
+
+
 def test_the_sweep_giving_up_and_staff_sending_again_do_not_deadlock(
     make_endpoint,
 ) -> None:
