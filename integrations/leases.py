@@ -149,6 +149,9 @@ class LeasedRows:
         expired = self.model.objects.filter(
             status=self.running, claimed_at__lte=now - lease
         )
+        # Mostly none: one read then, not two locking transactions.
+        if not expired.exists():
+            return 0, 0
         # Each UPDATE locks its rows by id first (``locked_update``): in its
         # plan's order it deadlocked with a wake-up locking them by id. One
         # transaction each: the first's rows are not held while the second
