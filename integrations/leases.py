@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db.models import F, Model, Q, QuerySet
 
 from integrations.clock import database_now, stamp
+from integrations.rows import locked_update
 
 _MAX_ERROR_CHARS = 2000
 
@@ -148,10 +149,19 @@ class LeasedRows:
         expired = self.model.objects.filter(
             status=self.running, claimed_at__lte=now - lease
         )
-        dead = expired.filter(attempts__gte=self._setting("MAX_ATTEMPTS")).update(
-            status=self.dead, last_error=self.lost_error, next_attempt_at=None
+        # Mostly none: one read then, not two locking transactions.
+        if not expired.exists():
+            return 0, 0
+        # Each UPDATE locks its rows by id first (``locked_update``): in its
+        # plan's order it deadlocked with a wake-up locking them by id. One
+        # transaction each: the first's rows are not held while the second
+        # locks.
+        out_of_attempts = expired.filter(attempts__gte=self._setting("MAX_ATTEMPTS"))
+        lost = {"last_error": self.lost_error}
+        dead = locked_update(
+            out_of_attempts, status=self.dead, next_attempt_at=None, **lost
         )
-        retrying = expired.update(
-            status=self.failed, last_error=self.lost_error, next_attempt_at=now
+        retrying = locked_update(
+            expired, status=self.failed, next_attempt_at=now, **lost
         )
         return dead, retrying

@@ -27,6 +27,7 @@ from integrations.clock import database_now, stamp
 from integrations.errors import NotProcessed, Outcome, ProviderError
 from integrations.leases import ClaimLost, LeasedRows, describe_error
 from integrations.models import BatchJob, BatchRow, BatchRowStatus
+from integrations.rows import locked_by_id
 
 logger = logging.getLogger(__name__)
 
@@ -284,12 +285,10 @@ def release(model: type[BatchRow], rows: Sequence[BatchRow]) -> int:
 
 
 def locked_ids(rows: QuerySet) -> list[int]:
-    """Lock ``rows`` (theirs alone, not joined ones) by id; their ids. Every
-    statement changing many leased rows (a wake-up's mark, a chunk's done or
-    hand-back) takes them so: one UPDATE locks in its plan's order, and two
-    taking the same rows in different orders deadlock. In a transaction."""
-    locking = rows.order_by("pk").select_for_update(of=("self",))
-    return list(locking.values_list("pk", flat=True))
+    """Lock ``rows`` (theirs alone, not joined ones) by id; their ids. A
+    wake-up's mark, a chunk's done or hand-back lock so (``locked_by_id``:
+    why). In a transaction."""
+    return list(locked_by_id(rows).values_list("pk", flat=True))
 
 
 def defer(model: type[BatchRow], row: BatchRow, reason: str, wait: float) -> int:

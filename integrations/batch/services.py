@@ -16,7 +16,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
@@ -34,6 +34,7 @@ from integrations.models import (
     BatchRow,
     BatchRowStatus,
 )
+from integrations.rows import locked_update
 from integrations.task_batcher import enqueue_failed, shared_broker
 
 logger = logging.getLogger(__name__)
@@ -170,11 +171,7 @@ def batch_rows_wake(*, rows: QuerySet) -> int:
         job_ids = sorted(set(waiting.order_by().values_list("job_id", flat=True)))
         # Locked by id in the statement itself: ids through Python cost 4x
         # at 100k waiting rows, and SQLite caps an IN list's variables.
-        locking = waiting.filter(job_id__in=job_ids).order_by("pk")
-        locking = locking.select_for_update(of=("self",)).values("pk")
-        woken = model.objects.filter(pk__in=Subquery(locking)).update(
-            next_attempt_at=now
-        )
+        woken = locked_update(waiting.filter(job_id__in=job_ids), next_attempt_at=now)
     for job_id in job_ids:
         transaction.on_commit(partial(_enqueue, job_id, correlation.get() or ""))
     return woken

@@ -36,6 +36,7 @@ from django.utils import timezone
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
 from integrations.models import DeliveryStatus, Event
+from integrations.rows import locked_update
 from storefront_hooks import catalog
 from storefront_hooks.models import (
     WebhookDelivery,
@@ -528,9 +529,12 @@ def deliveries_resend(*, delivery_ids: list[int]) -> int:
             status=DeliveryStatus.DELIVERING
         )
         ids = list(queued.values_list("pk", flat=True))
-        WebhookDelivery.objects.filter(pk__in=ids).exclude(
-            status=DeliveryStatus.DELIVERING
-        ).update(
+        # Locked by id first: in its plan's order it deadlocked with the
+        # sweep giving up the same rows (``sweep._give_up_old``).
+        locked_update(
+            WebhookDelivery.objects.filter(pk__in=ids).exclude(
+                status=DeliveryStatus.DELIVERING
+            ),
             status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=None,

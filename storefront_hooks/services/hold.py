@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 
+from integrations.rows import locked_update
 from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.clock import database_now
 from storefront_hooks.services.queue import enqueue_on_commit
@@ -98,7 +99,9 @@ def held_rows_released(
                 : settings.STOREFRONT_WEBHOOK_SWEEP_BATCH
             ]
         )
-        rows.update(next_attempt_at=at)
+        # Locked by id first: in its plan's order it deadlocked with the
+        # sweep giving up the same rows (``sweep._give_up_old``).
+        locked_update(rows, next_attempt_at=at)
         for delivery_id in ids:
             enqueue_on_commit(delivery_id)
     logger.info(

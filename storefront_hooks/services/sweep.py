@@ -13,6 +13,7 @@ from django.db.models.functions import Concat
 
 from integrations.errors import Unknown
 from integrations.models import DeliveryStatus
+from integrations.rows import locked_update
 from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.clock import database_now
 from storefront_hooks.services.endpoints import (
@@ -78,15 +79,18 @@ def _give_up_old(now: datetime) -> int:
     why they waited."""
     hours = settings.STOREFRONT_WEBHOOK_MAX_AGE_HOURS
     limit = now - timedelta(hours=hours)
-    # One UPDATE on the table's own columns: PostgreSQL checks the status
-    # again on a row a worker just claimed, so an attempt under way is kept.
+    # One UPDATE on the table's own columns, its rows locked by id first
+    # (``locked_update``; in its plan's order it deadlocked with a hold's
+    # release taking them by an index): the lock checks the status again on
+    # a row a worker just claimed, so an attempt under way is kept.
     old = WebhookDelivery.objects.filter(
         WAITING,
         Q(restarted_at__isnull=True) | Q(restarted_at__lte=limit),
         of_enabled_endpoints(),
         created_at__lte=limit,
     )
-    ended = old.update(
+    ended = locked_update(
+        old,
         status=DeliveryStatus.DEAD,
         next_attempt_at=None,
         waits_for_slot=False,  # ended: no slot is handed to it
