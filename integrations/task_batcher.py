@@ -125,7 +125,8 @@ class BackgroundBatcher:
 
     def flush(self, wait_seconds: float = 30.0) -> int:
         """Send whatever is pending now, from the calling thread, and wait
-        (at most ``wait_seconds``) for a batch the background thread took."""
+        (at most ``wait_seconds``) for a batch the background thread took;
+        called from that thread, return without waiting."""
         with self._lock:
             items, self._items = self._items, []
         self._send_all(items)
