@@ -94,6 +94,7 @@ class BackgroundBatcher:
         self._taken = 0
         self._items: list[Any] = []
         self._pid: int | None = None
+        self._thread: threading.Thread | None = None
 
     def send(self, items: Sequence[Any]) -> bool:
         """Deliver ``items``; False (logged) if that failed."""
@@ -124,11 +125,16 @@ class BackgroundBatcher:
 
     def flush(self, wait_seconds: float = 30.0) -> int:
         """Send whatever is pending now, from the calling thread, and wait
-        (at most ``wait_seconds``) for a batch the background thread took."""
+        (at most ``wait_seconds``) for a batch the background thread took;
+        called from that thread, return without waiting."""
         with self._lock:
             items, self._items = self._items, []
         self._send_all(items)
-        if self._pid == os.getpid():  # a forked child's copy never ends
+        # Not in a forked child (its copy of the thread never ends), nor in
+        # the thread itself (a task it ran inline ends in a flush): its own
+        # batch cannot end while it waits for it.
+        own = threading.current_thread() is self._thread
+        if self._pid == os.getpid() and not own:
             with self._lock:
                 self._sent.wait_for(lambda: not self._taken, timeout=wait_seconds)
         return len(items)
@@ -139,9 +145,10 @@ class BackgroundBatcher:
         self._items = []
         self._taken = 0
         self._pid = os.getpid()
-        threading.Thread(
+        self._thread = threading.Thread(
             target=self._run, name=f"batcher:{self.name}", daemon=True
-        ).start()
+        )
+        self._thread.start()
         atexit.register(self.flush)
 
     def _run(self) -> None:

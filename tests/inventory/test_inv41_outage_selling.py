@@ -12,6 +12,7 @@ import pytest
 import requests
 import responses
 from django.utils import timezone
+from django_q.signals import post_execute_in_worker
 from rest_framework.test import APIClient
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
@@ -48,6 +49,11 @@ def queued(monkeypatch):
     # As deployed: a task is enqueued for a worker, not run in the caller
     # (the test settings' Q_SYNC would run it inside the request).
     monkeypatch.setattr("django_q.conf.Conf.SYNC", False)
+    yield
+    # Sent as a worker sends them at a task's end, while Conf.SYNC is still
+    # off: else the outbox's thread sends the last event (the release's)
+    # after it is back on, run inline in whichever test comes next (stall48).
+    post_execute_in_worker.send(sender="django_q", func=None, task={})
 
 
 @pytest.fixture
