@@ -67,6 +67,9 @@ _HASHES: Mapping[str, type[hashes.HashAlgorithm]] = {
 # would admit hosts that are not SNS: an S3 bucket named "sns" answers at
 # sns.s3-us-west-2.amazonaws.com with whatever certificate its owner put there.
 SNS_HOST = re.compile(r"sns\.[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\.amazonaws\.com(\.cn)?")
+# What SNS's URLs are made of (RFC 3986: printable ASCII). urlsplit checks
+# less: it drops a tab or newline and keeps NUL, a space, a lone surrogate.
+_URL_TEXT = re.compile(r"[!-~]+")
 # The subject of the certificate SNS signs with.
 _SIGNER_NAME = re.compile(r"^sns(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?$")
 
@@ -147,6 +150,8 @@ def check_sns_url(url: str, *, param: str, pem: bool = False) -> None:
     """Refuse any URL but ``https://sns.<region>.amazonaws.com/...`` (no
     port, no user info; a ``.pem`` path when ``pem``): a forged message must
     not make us fetch from, or confirm to, a host of its choosing."""
+    if not _URL_TEXT.fullmatch(url):
+        raise _forged("The Amazon SNS URL is not valid.", param)
     try:
         parts = urlsplit(url)
         port = parts.port

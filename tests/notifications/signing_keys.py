@@ -89,7 +89,9 @@ def sns_sign(
     )
     # SignatureVersion 1 is SHA1 by AWS's definition.
     algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
-    raw = key.sign(text.encode(), padding.PKCS1v15(), algorithm)
+    # A lone surrogate (escaped in the JSON) signed as UTF-8 would pass it
+    # through: SNS never signs one, so the signature stays one that fails.
+    raw = key.sign(text.encode("utf-8", "surrogatepass"), padding.PKCS1v15(), algorithm)
     signed["Signature"] = base64.b64encode(raw).decode("ascii")
     return signed
 
