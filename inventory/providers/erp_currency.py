@@ -4,7 +4,8 @@ default (or the vendor's) currency. Looked up by ISO code and kept an hour
 in the shared response cache; a code the ERP has no currency for is refused
 (``unknown_currency``, stored on the order for staff), never sent bare."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from integrations import money
@@ -114,3 +115,29 @@ def is_mismatch(error: ProviderError) -> bool:
     currency than ours: ``HeldInAnotherCurrency``, or a NetSuite account
     stating a single other currency (``netsuite_currency``)."""
     return error.code == "currency_mismatch"
+
+
+class CurrencyNotLookedUp(ProviderError):
+    """The ERP answered with the order staff found, but the look-up of its
+    currency after it failed (rate-limited, refused, unreachable): not "the
+    ERP could not be asked". The ERP's own error's outcome and code kept."""
+
+
+@contextmanager
+def looked_up_after_the_order() -> Iterator[None]:
+    """Around an order's currency look-up once the ERP answered with the
+    order: an error of the look-up itself is raised as CurrencyNotLookedUp;
+    the compare's own answers (a mismatch, ``UNCOMPARED_CODES``) as they are."""
+    try:
+        yield
+    except ProviderError as error:
+        if is_mismatch(error) or error.code in UNCOMPARED_CODES:
+            raise
+        raise CurrencyNotLookedUp(
+            error.message,
+            code=error.code,
+            http_status=error.http_status,
+            retry_after=error.retry_after,
+            provider_code=error.provider_code,
+            outcome=error.outcome,
+        ) from error
