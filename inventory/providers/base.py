@@ -301,7 +301,9 @@ class InventoryAdapter(BaseAdapter):
         found for ``request``'s order ("Found at the ERP"); None when it has
         none. An ERP whose order carries its currency (NetSuite, TradeGecko)
         compares it with the order's first, as on a send: another is
-        ``Rejected`` ``currency_mismatch`` (``erp_currency.held_check``)."""
+        ``Rejected`` ``currency_mismatch`` (``erp_currency.held_check``); a
+        look-up of its currency that failed after the order was answered is
+        ``erp_currency.CurrencyNotLookedUp``."""
         return self.purchase_order_status(external_reference)
 
     def purchase_order_recorded(

@@ -4,7 +4,10 @@ default (or the vendor's) currency. Looked up by ISO code and kept an hour
 in the shared response cache; a code the ERP has no currency for is refused
 (``unknown_currency``, stored on the order for staff), never sent bare."""
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from integrations import money
@@ -26,6 +29,11 @@ UNCOMPARED_CODES = frozenset(
 # Currencies are set up once per ERP; an hour bounds how long one deleted
 # there keeps being sent (the ERP then refuses the order).
 CURRENCY_TTL_SECONDS = 3600
+# Within one run over many orders (``one_run``): the look-ups the ERP
+# refused, by account, ERP host and code; None outside a run.
+_REFUSED_IN_RUN: ContextVar[dict[str, ProviderError] | None] = ContextVar(
+    "erp_currency_refused_in_run", default=None
+)
 
 
 def currency_ref(
@@ -33,7 +41,8 @@ def currency_ref(
 ) -> str:
     """The ERP's id of ``currency`` (ISO 4217): ``look_up(code)`` asks the
     ERP (None: it has none), its answer kept per account and ERP host; a
-    refusal is not kept, so a currency staff add is found on the next send."""
+    refusal is not kept, so a currency staff add is found on the next send
+    (within ``one_run``, only for the run)."""
     try:
         code = money.validate_currency(currency)
     except money.MoneyError as error:
@@ -49,14 +58,39 @@ def currency_ref(
             )
         return found
 
-    return str(
-        get_or_compute(
-            "erp_currency",
-            _ref_key(adapter, code),
-            ttl=CURRENCY_TTL_SECONDS,
-            compute=ask,
+    key = _ref_key(adapter, code)
+    refused = _REFUSED_IN_RUN.get()
+    if refused is not None and key in refused:
+        raise copy.copy(refused[key])  # a fresh one: no traceback piled up
+    try:
+        return str(
+            get_or_compute("erp_currency", key, ttl=CURRENCY_TTL_SECONDS, compute=ask)
         )
-    )
+    except ProviderError as error:
+        if refused is not None and _answered_refused(error):
+            refused[key] = error
+        raise
+
+
+@contextmanager
+def one_run() -> Iterator[None]:
+    """A run over many orders (the refresh schedule, the currency audit):
+    a currency look-up the ERP answered with a refusal is asked once per
+    account and code, that refusal raised again for the run's other orders
+    (TradeGecko's whole list, NetSuite's SuiteQL, else asked per order).
+    Never kept past the run: staff may add the currency meanwhile."""
+    token = _REFUSED_IN_RUN.set({})
+    try:
+        yield
+    finally:
+        _REFUSED_IN_RUN.reset(token)
+
+
+def _answered_refused(error: ProviderError) -> bool:
+    # The ERP's answer, the same for every order: a refusal (no such
+    # currency, NetSuite not exposing its currencies) or a list cut. Not a
+    # failure to ask (rate-limited, unreachable), which the next may pass.
+    return isinstance(error, Rejected) or error.code in UNCOMPARED_CODES
 
 
 def forget_currency_ref(adapter: Any, currency: str) -> None:
@@ -114,3 +148,29 @@ def is_mismatch(error: ProviderError) -> bool:
     currency than ours: ``HeldInAnotherCurrency``, or a NetSuite account
     stating a single other currency (``netsuite_currency``)."""
     return error.code == "currency_mismatch"
+
+
+class CurrencyNotLookedUp(ProviderError):
+    """The ERP answered with the order staff found, but the look-up of its
+    currency after it failed (rate-limited, refused, unreachable): not "the
+    ERP could not be asked". The ERP's own error's outcome and code kept."""
+
+
+@contextmanager
+def looked_up_after_the_order() -> Iterator[None]:
+    """Around an order's currency look-up once the ERP answered with the
+    order: an error of the look-up itself is raised as CurrencyNotLookedUp;
+    the compare's own answers (a mismatch, ``UNCOMPARED_CODES``) as they are."""
+    try:
+        yield
+    except ProviderError as error:
+        if is_mismatch(error) or error.code in UNCOMPARED_CODES:
+            raise
+        raise CurrencyNotLookedUp(
+            error.message,
+            code=error.code,
+            http_status=error.http_status,
+            retry_after=error.retry_after,
+            provider_code=error.provider_code,
+            outcome=error.outcome,
+        ) from error

@@ -35,6 +35,7 @@ from inventory.providers.base import (
     StockLevelPage,
     readable_levels,
 )
+from inventory.providers.erp_currency import looked_up_after_the_order
 from inventory.providers.netsuite_currency import (
     SEND_AGAIN,
     SINGLE_CURRENCY_SETTING,
@@ -437,7 +438,8 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         # ours to compare, nor to keep as what such orders are booked in.
         if found.external_id != request.external_id:
             return found
-        return self._in_currency(record, request)
+        with looked_up_after_the_order():
+            return self._in_currency(record, request)
 
     def purchase_order_recorded(
         self, external_reference: str, request: PurchaseOrderRequest

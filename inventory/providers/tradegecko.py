@@ -39,6 +39,7 @@ from inventory.providers.erp_currency import (
     currency_ref,
     forget_currency_ref,
     held_check,
+    looked_up_after_the_order,
 )
 from inventory.providers.tradegecko_errors import tradegecko_error_map
 from inventory.providers.tradegecko_paging import (
@@ -396,7 +397,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     def _compared(
         self, order: dict[str, Any], request: PurchaseOrderRequest
     ) -> PurchaseOrderResult:
-        wanted = currency_ref(self, request.currency, self._currency_listed)
+        with looked_up_after_the_order():
+            wanted = currency_ref(self, request.currency, self._currency_listed)
         return self._in_currency(order, request, int(wanted))
 
     def _in_currency(

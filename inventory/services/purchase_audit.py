@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from integrations.errors import ProviderError
 from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
-from inventory.providers.erp_currency import is_mismatch
+from inventory.providers.erp_currency import is_mismatch, one_run
 from inventory.services.errors import InventoryError
 from inventory.services.purchase_erp import (
     adapter_of,
@@ -59,12 +59,13 @@ def purchase_orders_currency_audit(
     if account_slugs:
         orders = orders.filter(account__slug__in=list(account_slugs))
     read, findings = 0, []
-    for order in orders.select_related("account").order_by("pk"):
-        finding = _audited(order, record)
-        if finding is None or finding.mismatch:
-            read += 1  # the ERP answered with the order
-        if finding is not None:
-            findings.append(finding)
+    with one_run():  # a refused currency look-up: asked once per account
+        for order in orders.select_related("account").order_by("pk"):
+            finding = _audited(order, record)
+            if finding is None or finding.mismatch:
+                read += 1  # the ERP answered with the order
+            if finding is not None:
+                findings.append(finding)
     return AuditReport(read=read, findings=tuple(findings))
 
 

@@ -16,7 +16,7 @@ from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers import base as erp
-from inventory.providers.erp_currency import UNCOMPARED_CODES, is_mismatch
+from inventory.providers.erp_currency import UNCOMPARED_CODES, is_mismatch, one_run
 from inventory.services.errors import InventoryError
 
 logger = logging.getLogger(__name__)
@@ -195,25 +195,27 @@ def purchase_orders_refresh_open() -> int:
     """The schedule: follow every sent or confirmed order back, at enabled
     accounts only (staff disabled the others for a reason); one order that
     cannot be asked never stops the rest."""
-    count = 0
-    for order in (
+    orders = (
         PurchaseOrder.objects.filter(
             status__in=[PurchaseOrderStatus.SENT, PurchaseOrderStatus.CONFIRMED],
             account__enabled=True,
         )
         .select_related("account")
         .order_by("pk")
-    ):
-        try:
-            purchase_order_refresh(purchase_order=order)
-        except (ProviderError, InventoryError) as error:
-            logger.warning(
-                "purchase order refresh failed",
-                extra={
-                    "purchase_order": order.public_id,
-                    "code": getattr(error, "code", type(error).__name__),
-                },
-            )
-            continue
-        count += 1
+    )
+    count = 0
+    with one_run():  # a refused currency look-up: asked once per account
+        for order in orders:
+            try:
+                purchase_order_refresh(purchase_order=order)
+            except (ProviderError, InventoryError) as error:
+                logger.warning(
+                    "purchase order refresh failed",
+                    extra={
+                        "purchase_order": order.public_id,
+                        "code": getattr(error, "code", type(error).__name__),
+                    },
+                )
+                continue
+            count += 1
     return count

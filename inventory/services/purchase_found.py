@@ -11,7 +11,11 @@ from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers import base as erp
-from inventory.providers.erp_currency import UNCOMPARED_CODES, is_mismatch
+from inventory.providers.erp_currency import (
+    UNCOMPARED_CODES,
+    CurrencyNotLookedUp,
+    is_mismatch,
+)
 from inventory.services.errors import InvalidState, InventoryError
 from inventory.services.purchase_erp import (
     adapter_of,
@@ -111,11 +115,19 @@ def _order_at_erp(
 
 
 def _currency_refusal(error: ProviderError, reference: str) -> InventoryError | None:
-    """The ERP answered with its order, but its currency is not ours or could
-    not be compared (checked as a send's read-back is: never recorded so);
-    None for any other error (the ERP could not be asked)."""
+    """The ERP answered with its order, but its currency is not ours, could
+    not be compared (checked as a send's read-back is: never recorded so) or
+    its look-up failed (rate-limited, refused); None for any other error (the
+    ERP could not be asked)."""
     if is_mismatch(error):
         return InventoryError(staff_text(error.message), code="currency_mismatch")
+    if isinstance(error, CurrencyNotLookedUp):
+        return InventoryError(
+            f"The ERP answered with its order {reference}, but its currency could "
+            f"not be looked up ({staff_text(error.message)}); nothing was "
+            "recorded.",
+            code=error.code,
+        )
     if error.code not in UNCOMPARED_CODES:
         return None
     return InventoryError(

@@ -2,16 +2,17 @@
 ``received``, by default) with the order the ERP holds: one line per order
 held in another currency, one per order that could not be checked. Dry run
 unless ``--record`` (a mismatch kept in ``last_error`` for staff, as the
-refresh keeps it). Non-zero exit on an unknown account or status, and when
-an order could not be checked (the audit is not complete)."""
+refresh keeps it). Non-zero exit on an unknown account or status, an
+account named that is not an enabled inventory one (one line, nothing
+read), and when an order could not be checked (the audit is not complete)."""
 
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
 from integrations.management.base import ProviderCommand
-from integrations.models import ProviderAccount
 from inventory import services
+from inventory.management.accounts import named_inventory_account
 from inventory.services.purchase_audit import AUDITABLE, AUDITED_BY_DEFAULT
 
 
@@ -46,7 +47,8 @@ class Command(ProviderCommand):
         **opts: Any,
     ) -> None:
         slugs = account or []
-        _accounts_check(slugs)
+        for slug in dict.fromkeys(slugs):
+            named_inventory_account(slug)  # refused in one line, before any read
         report = services.purchase_orders_currency_audit(
             statuses=status or [str(s) for s in AUDITED_BY_DEFAULT],
             account_slugs=slugs,
@@ -72,15 +74,3 @@ class Command(ProviderCommand):
         )
         if unchecked:
             raise CommandError(f"{unchecked} purchase order(s) not checked")
-
-
-def _accounts_check(slugs: list[str]) -> None:
-    known = set(
-        ProviderAccount.objects.filter(kind="inventory", slug__in=slugs).values_list(
-            "slug", flat=True
-        )
-    )
-    unknown = [s for s in dict.fromkeys(slugs) if s not in known]
-    if unknown:
-        names = ", ".join(repr(s) for s in unknown)
-        raise CommandError(f"No inventory account {names}.")

@@ -15,6 +15,7 @@ from django.core.management.base import CommandError, CommandParser
 from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount
 from inventory import services
+from inventory.management.accounts import named_inventory_account
 from inventory.models import SyncRun, SyncStatus
 from inventory.services.sync_gone import gone_count
 from inventory.services.sync_pages import failed_pages
@@ -113,21 +114,7 @@ class Command(ProviderCommand):
             if not found:
                 raise CommandError("No enabled inventory accounts.")
             return found
-        account = ProviderAccount.objects.filter(slug=slug, kind="inventory").first()
-        if account is None:
-            # A slug of another kind's account is a mix-up, not a typo: say so.
-            other = ProviderAccount.objects.filter(slug=slug).first()
-            if other is not None:
-                raise CommandError(
-                    f"Account {slug!r} is a {other.kind} account, not an inventory one."
-                )
-            raise CommandError(f"No inventory account {slug!r}.")
-        if not account.enabled:
-            # As the schedule and "Sync now": staff disabled it for a reason.
-            raise CommandError(
-                f"Inventory account {slug!r} is disabled; enable it first."
-            )
-        return [account]
+        return [named_inventory_account(slug)]
 
     def _progress(self, run: SyncRun) -> None:
         # Pages have no known total: the bar turns, the counts grow.
