@@ -8,6 +8,8 @@ its orders the same way. Fixtures: TradeGecko's recorded order (currency 4,
 SGD) and list without EUR; NetSuite's documented order and its refusal of
 the currency record (no single currency stated); our orders EUR."""
 
+import time
+
 import pytest
 import responses
 
@@ -91,3 +93,18 @@ def test_the_currency_audit_lists_once_for_its_orders():
         assert _lists(rsps) == 1
     assert [f.order.pk for f in report.findings] == [o.pk for o in orders]
     assert all("TradeGecko has no currency EUR" in f.detail for f in report.findings)
+
+
+def test_a_rate_limited_look_up_is_not_reused_for_the_runs_other_orders():
+    # A 429 says "not now", not "no such currency": the next order asks again
+    # (the r-inv49 review's probe: an answer-kept-for-any-error passed the rest).
+    account = tg.make_account()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        reset = str(int(time.time()) + 1)
+        rsps.get(
+            tg.CURRENCIES, status=429, headers={"X-Rate-Limit-Reset": reset}, json={}
+        )
+        tg.currencies(rsps, listed={"SGD": 4})
+        _gecko_orders(rsps, account, (401, 402, 403))
+        services.purchase_orders_refresh_open()
+        assert _lists(rsps) == 2
