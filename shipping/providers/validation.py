@@ -32,7 +32,7 @@ from shipping.providers.us_states import (
 from shipping.units import DimensionUnit, WeightUnit
 
 if TYPE_CHECKING:
-    from shipping.providers.base import Address, Customs, Parcel
+    from shipping.providers.base import Address, Customs, Parcel, PickupRequest
 
 # Countries whose addresses have no postcode (carriers accept them without).
 # More than a truck's worth is a typo (and would be sent as that many pieces).
@@ -74,6 +74,10 @@ class CarrierLimits:
     # (its name, the fields). Its label is refused; a quote leaves it out.
     service_fields: ServiceRules = field(default_factory=ServiceRules, hash=False)
     pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
+    # A pickup's phones by its labels' services' carrier (Shippo's tokens).
+    pickup_service_fields: ServiceRules = field(
+        default_factory=ServiceRules, hash=False
+    )
     address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
 
@@ -395,14 +399,19 @@ def _check_phone(phone: str, param: str, fields: FieldLimits, carrier: str) -> N
 
 
 def check_pickup_fields(
-    address: "Address", instructions: str, fields: FieldLimits, carrier: str
+    request: "PickupRequest", limits: CarrierLimits, carrier: str
 ) -> None:
     """A pickup's address and instructions against ``carrier``'s pickup
-    API's lengths (``CarrierLimits.pickup_fields``), and its phone where the
-    pickup's contact requires one (``phone_always``)."""
+    API's lengths (``limits.pickup_fields``), and its phone where its contact
+    requires one, or its labels' carrier does (``pickup_service_fields``)."""
+    address, fields = request.address, limits.pickup_fields
     _check_phone_given(address, "address", fields, carrier, abroad=False)
+    for code in request.service_codes:
+        if (named := limits.pickup_service_fields.get(code)) is not None:
+            by = f"{carrier} for {named[0]}"  # "Shippo for UPS"
+            _check_phone_given(address, "address", named[1], by, abroad=False)
     check_address_fields(address, "address", fields, carrier)
-    _check_text(instructions, "instructions", fields.instructions, carrier)
+    _check_text(request.instructions, "instructions", fields.instructions, carrier)
 
 
 _ADDRESS_FIELDS = (
