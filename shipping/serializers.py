@@ -109,7 +109,8 @@ _PHONE_RULES = (
     "or through Shippo) the recipient's, their quotes too, and so do their "
     "services through Shippo (`fedex_*`, `dhl_express_*`, `ups_*`, "
     "`ups_express_early` as Next Day Air Early); a UPS or DHL "
-    "Express pickup its contact's (none is a 400 `missing_field`)."
+    "Express pickup its contact's, through Shippo too (labels of `ups_*` or "
+    "`dhl_express_*` tokens); none is a 400 `missing_field`."
 )
 _USPS_EMAIL = (
     " A USPS pickup requires one, its contact (none is a 400 `missing_field`)."

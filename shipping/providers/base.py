@@ -299,12 +299,7 @@ class ShippingAdapter(BaseAdapter):
             request.close_time,
             request.parcel_count,
         )
-        validation.check_pickup_fields(
-            request.address,
-            request.instructions,
-            self.limits.pickup_fields,
-            self.display_name,
-        )
+        validation.check_pickup_fields(request, self.limits, self.display_name)
         sent = replace(request, address=state_sent(request.address))
         pickup = self.call_hook(self.carrier_schedule_pickup, sent)
         return answers.checked_pickup(self.display_name, pickup)

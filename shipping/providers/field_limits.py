@@ -116,7 +116,8 @@ NO_FIELD_LIMITS = FieldLimits()
 @dataclass(frozen=True)
 class ServiceRules:
     """What a service's label requires beyond its carrier's other services'
-    (``CarrierLimits.service_fields``): (its name, the fields) by its code,
+    (``CarrierLimits.service_fields``), or its pickup
+    (``.pickup_service_fields``): (its name, the fields) by its code,
     or, for a code not named, by how it starts (a Shippo token's carrier,
     "fedex_"), so a token Shippo adds later is still held to its carrier's."""
 
@@ -407,6 +408,22 @@ SHIPPO_SERVICE_FIELDS = ServiceRules(
 # AddressCompleteCreateRequest requires name, street1, city, state, zip and
 # country, in every country.
 SHIPPO_PICKUP_FIELDS = replace(SHIPPO_FIELDS, state_everywhere=True)
+# A Shippo pickup is booked at the carrier its labels were bought from, named
+# by their tokens (as SHIPPO_SERVICE_FIELDS): Location.address's phone is
+# optional, that carrier's pickup API's phone rule is not, as our adapters
+# apply it. UPS's (Pickup.yaml PickupAddress Phone.Number) and DHL Express's
+# (the pickup contact's phone) require one; FedEx's (no required contact
+# field) and USPS's (no phone at all) none: read from their rules all the same.
+SHIPPO_PICKUP_SERVICE_FIELDS = ServiceRules(
+    prefixes=MappingProxyType(
+        {
+            "ups_": ("UPS", _phones_of(UPS_PICKUP_FIELDS)),
+            "dhl_express_": ("DHL Express", _phones_of(DHL_EXPRESS_PICKUP_FIELDS)),
+            "fedex_": ("FedEx", _phones_of(FEDEX_PICKUP_FIELDS)),
+            "usps_": ("USPS", _phones_of(USPS_PICKUP_FIELDS)),
+        }
+    ),
+)
 # The address check (POST /addresses) sends the same AddressBase, so the
 # same street limits; a state and a zip are "required for purchase" only,
 # not for it.

@@ -311,6 +311,9 @@ class PickupRequest:
     # ids) and, behind an aggregator, the carrier account that sold them.
     carrier_shipment_ids: tuple[str, ...] = ()
     carrier_account: str = ""
+    # The collected labels' services: behind an aggregator they name the
+    # carrier that collects (Shippo's tokens), whose pickup rules stand.
+    service_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from shipping.providers.field_limits import (
     SHIPPO_ADDRESS_CHECK_FIELDS,
     SHIPPO_FIELDS,
     SHIPPO_PICKUP_FIELDS,
+    SHIPPO_PICKUP_SERVICE_FIELDS,
     SHIPPO_SERVICE_FIELDS,
 )
 from shipping.providers.shippo_errors import (
@@ -130,6 +131,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         fields=SHIPPO_FIELDS,  # a zip everywhere: a label's, so its quote's
         service_fields=SHIPPO_SERVICE_FIELDS,  # its carriers' phones, by token
         pickup_fields=SHIPPO_PICKUP_FIELDS,  # a state and zip everywhere
+        pickup_service_fields=SHIPPO_PICKUP_SERVICE_FIELDS,  # its carriers' phones
         address_fields=SHIPPO_ADDRESS_CHECK_FIELDS,  # its street limits too
     )
     # Shippo signs nothing: the secret token travels in the URL it posts to.

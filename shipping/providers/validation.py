@@ -15,24 +15,16 @@ from typing import TYPE_CHECKING
 
 from integrations import money
 from integrations.clock import database_now
-from integrations.errors import Rejected
 from shipping.providers.carrier_common import name_parts
 from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits, ServiceRules
+from shipping.providers.invalid_request import InvalidShippingRequest
 from shipping.providers.phones import phone_extension, phone_readable
-from shipping.providers.us_states import (
-    FREELY_ASSOCIATED,
-    US_AND_TERRITORIES,
-    USPS_STATE_CODES,
-    iso_subdivision,
-    own_country,
-    prefix_fits,
-    state_prefix,
-    state_sent,
-)
+from shipping.providers.state_checks import check_state
+from shipping.providers.us_states import state_sent
 from shipping.units import DimensionUnit, WeightUnit
 
 if TYPE_CHECKING:
-    from shipping.providers.base import Address, Customs, Parcel
+    from shipping.providers.base import Address, Customs, Parcel, PickupRequest
 
 # Countries whose addresses have no postcode (carriers accept them without).
 # More than a truck's worth is a typo (and would be sent as that many pieces).
@@ -45,16 +37,6 @@ MAX_SHIP_DAYS_AHEAD = 10
 NO_POSTCODE_COUNTRIES = frozenset(
     {"AE", "AG", "AO", "BS", "BZ", "FJ", "GH", "HK", "IE", "JM", "MO", "QA", "TT"}
 )
-
-
-class InvalidShippingRequest(Rejected):
-    """Refused before any call; ``param`` is the offending field's path."""
-
-    default_code = "invalid_request"
-
-    def __init__(self, message: str, *, param: str, code: str | None = None) -> None:
-        super().__init__(message, code=code, http_status=400)
-        self.param = param
 
 
 @dataclass(frozen=True)
@@ -74,6 +56,10 @@ class CarrierLimits:
     # (its name, the fields). Its label is refused; a quote leaves it out.
     service_fields: ServiceRules = field(default_factory=ServiceRules, hash=False)
     pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
+    # A pickup's phones by its labels' services' carrier (Shippo's tokens).
+    pickup_service_fields: ServiceRules = field(
+        default_factory=ServiceRules, hash=False
+    )
     address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
 
@@ -205,7 +191,7 @@ def check_address_fields(
     # Every carrier's: a US state's name is sent as its code, an ISO 3166-2
     # code as its short code (base.py).
     address = state_sent(address)
-    _check_us_state(address, param, fields)
+    check_state(address, param, fields)
     if fields.as_sent is not None:
         address = fields.as_sent(address)
     _check_state_given(address, param, fields, carrier)
@@ -241,95 +227,6 @@ def _check_state_given(
             param=f"{param}.postal_code",
             code="missing_field",
         )
-
-
-def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None:
-    # After its name became its code: a state that names none in the US or
-    # a territory would reach the carrier as a wrong state, at every one
-    # (the buyer's text never quoted).
-    state, country = address.state_code.strip(), address.country_code
-    countries = US_AND_TERRITORIES | fields.state_code_countries
-    if country not in countries:
-        _check_iso_state(state, country, param)
-        _check_freely_associated(state, country, param)
-        return
-    if not state:
-        return
-    # At a territory's address a US state's code names another place (IL
-    # is no Puerto Rican state): the territory's own code only.
-    if state in USPS_STATE_CODES and country in ("US", state):
-        return
-    prefix = state_prefix(state)
-    if prefix and not prefix_fits(prefix, country):
-        raise _other_prefix(param, country, "or US")
-    if prefix == "US" != country or state in USPS_STATE_CODES:
-        raise InvalidShippingRequest(
-            f"{param}.state_code: at an address in {country} the state must "
-            f"name {country} itself, not a US state or another territory; "
-            f"give {country}, US-{country} or its name",
-            param=f"{param}.state_code",
-            code="invalid_state",
-        )
-    raise InvalidShippingRequest(
-        f"{param}.state_code names no US state or territory: give its "
-        "2-letter code, with its country prefix or none, or its English name "
-        "(IL, US-IL, Illinois)",
-        param=f"{param}.state_code",
-        code="invalid_state",
-    )
-
-
-def _check_freely_associated(state: str, country: str, param: str) -> None:
-    # FM, MH, PW are countries of their own to every carrier but USPS, a
-    # state there optional and the place's own: a US state's or another
-    # such place's code (a name already made one) would go out as it.
-    if country in FREELY_ASSOCIATED and state in USPS_STATE_CODES - {country}:
-        raise InvalidShippingRequest(
-            f"{param}.state_code names a US state or another place with a "
-            f"USPS code, not one in {country}, a country of its own to every "
-            f"carrier but USPS: give {country}'s own state, {country} or none, "
-            "or the country of the state named",
-            param=f"{param}.state_code",
-            code="invalid_state",
-        )
-
-
-def _check_iso_state(state: str, country: str, param: str) -> None:
-    # Another country's ISO 3166-2 code would reach the carrier as a wrong
-    # state (its own is sent as its short code: state_sent).
-    own = own_country(state, country)  # CN-HK, or HK at a CN address
-    if own:
-        raise _own_country(param, country, own)
-    iso = iso_subdivision(state)
-    if iso is not None and iso[0] != country:
-        raise _other_prefix(param, country, "")
-
-
-def _own_country(param: str, country: str, own: str) -> InvalidShippingRequest:
-    # Carriers ship to such a place as its own country (Hong Kong as HK).
-    import pycountry
-
-    place = pycountry.countries.get(alpha_2=own)
-    name = getattr(place, "common_name", place.name)
-    here = ", this address's country" if own == country else ""
-    return InvalidShippingRequest(
-        f"{param}.state_code names {name}, which ISO 3166-1 lists as a country "
-        f"of its own ({own}{here}): give country_code {own} and no such state",
-        param=f"{param}.state_code",
-        code="invalid_state",
-    )
-
-
-def _other_prefix(param: str, country: str, besides: str) -> InvalidShippingRequest:
-    example = "(IL, US-IL, Illinois)" if besides else "(ON, CA-ON)"
-    return InvalidShippingRequest(
-        f"{param}.state_code has a country prefix other than the address's "
-        f"country ({country}){' ' + besides if besides else ''}: give the "
-        f"state's code, with that prefix or none, or its "
-        f"{'English ' if besides else ''}name {example}",
-        param=f"{param}.state_code",
-        code="invalid_state",
-    )
 
 
 def _check_sent_forms(
@@ -395,14 +292,19 @@ def _check_phone(phone: str, param: str, fields: FieldLimits, carrier: str) -> N
 
 
 def check_pickup_fields(
-    address: "Address", instructions: str, fields: FieldLimits, carrier: str
+    request: "PickupRequest", limits: CarrierLimits, carrier: str
 ) -> None:
     """A pickup's address and instructions against ``carrier``'s pickup
-    API's lengths (``CarrierLimits.pickup_fields``), and its phone where the
-    pickup's contact requires one (``phone_always``)."""
+    API's lengths (``limits.pickup_fields``), and its phone where its contact
+    requires one, or its labels' carrier does (``pickup_service_fields``)."""
+    address, fields = request.address, limits.pickup_fields
     _check_phone_given(address, "address", fields, carrier, abroad=False)
+    for code in request.service_codes:
+        if (named := limits.pickup_service_fields.get(code)) is not None:
+            by = f"{carrier} for {named[0]}"  # "Shippo for UPS"
+            _check_phone_given(address, "address", named[1], by, abroad=False)
     check_address_fields(address, "address", fields, carrier)
-    _check_text(instructions, "instructions", fields.instructions, carrier)
+    _check_text(request.instructions, "instructions", fields.instructions, carrier)
 
 
 _ADDRESS_FIELDS = (

@@ -71,10 +71,8 @@ def pickup_schedule(
         request.pickup_date,
     )
     adapter = registry.get_adapter(account)
-    limits = adapter.limits.pickup_fields  # the carrier's pickup API's lengths
-    check_pickup_fields(
-        request.address, request.instructions, limits, adapter.display_name
-    )
+    # The carrier's pickup API's lengths and phone rule (its labels' carrier's).
+    check_pickup_fields(request, adapter.limits, adapter.display_name)
     pickup, created = _pickup_store(account, request, shipments)
     if not created:
         return pickup  # a concurrent call with the same key (a double submit)
@@ -386,6 +384,7 @@ def _with_shipments(request: PickupRequest, shipments: list[Shipment]) -> Pickup
         request,
         tracking_numbers=tuple(s.tracking_number for s in shipments),
         carrier_shipment_ids=tuple(s.carrier_shipment_id for s in shipments),
+        service_codes=tuple(dict.fromkeys(s.service_code for s in shipments)),
         carrier_account=accounts.pop(),
     )
 
