@@ -81,8 +81,11 @@ class RedisLine:
         self._pid = 0
         self._pending = False
         # Django keeps a cache backend per thread, so this is uncontended; it
-        # only guards against a backend shared across threads.
-        self._lock = threading.Lock()
+        # only guards against a backend shared across threads. Reentrant: a
+        # finalizer the garbage collector runs mid-command on this thread (an
+        # abandoned slot's release) gets in, and goes aside (``_busy``).
+        self._lock = threading.RLock()
+        self._busy = False
         _count_connect()
 
     @property
@@ -112,21 +115,43 @@ class RedisLine:
 
     def _call(self, args: tuple[Any, ...], reply: bool) -> Any:
         with self._lock:
-            conn = self._connection()
-            self._settle(conn)
+            if self._busy:
+                return self._call_aside(args)
+            self._busy = True
             try:
-                return self._send(conn, args, reply)
-            except LEFT_BEHIND:
-                # A failover demoted or cut off this server: connect anew next
-                # time (to the new primary once the address moves).
-                conn.disconnect()
-                raise
-            except RedisConnectionError as exc:
-                conn.disconnect()
-                if _server_answered(exc):
-                    raise  # a new connection would get the same answer
-                # A connection gone stale (server restarted): one new try.
-                return self._send(conn, args, reply)
+                return self._call_on_line(args, reply)
+            finally:
+                self._busy = False
+
+    def _call_on_line(self, args: tuple[Any, ...], reply: bool) -> Any:
+        conn = self._connection()
+        self._settle(conn)
+        try:
+            return self._send(conn, args, reply)
+        except LEFT_BEHIND:
+            # A failover demoted or cut off this server: connect anew next
+            # time (to the new primary once the address moves).
+            conn.disconnect()
+            raise
+        except RedisConnectionError as exc:
+            conn.disconnect()
+            if _server_answered(exc):
+                raise  # a new connection would get the same answer
+            # A connection gone stale (server restarted): one new try.
+            return self._send(conn, args, reply)
+
+    def _call_aside(self, args: tuple[Any, ...]) -> Any:
+        """``args`` on a pool connection of its own, its reply read: this
+        thread re-entered mid-command, when the line's connection is between
+        a command and its reply (waiting for the line would hang for good)."""
+        conn = self._pool.get_connection()
+        try:
+            return self._send(conn, args, True)
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            self._pool.release(conn)
 
     def _send(self, conn: Any, args: tuple[Any, ...], reply: bool) -> Any:
         packed = _packed(args, conn.encoder)
@@ -158,6 +183,8 @@ class RedisLine:
     def close(self) -> None:
         """Close the connection (a next command opens a new one)."""
         with self._lock:
+            if self._busy:
+                return  # mid-command on this thread: that command owns it
             if self._conn is not None:
                 self._conn.disconnect()
             self._conn, self._pending = None, False
@@ -280,12 +307,13 @@ class RedisOutage:
         # When each kind of refused command was last logged.
         self._refused_at: dict[str, float] = {}
         # Threads time out together: one of them starts the outage (and logs).
-        self._lock = threading.Lock()
+        # Reentrant: a finalizer run mid-update on this thread may report too.
+        self._lock = threading.RLock()
         # A fork copies the lock as held if another thread had it then.
         os.register_at_fork(after_in_child=self._unlock_in_child)
 
     def _unlock_in_child(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def check(self) -> None:
         failed_at = self._failed_at
